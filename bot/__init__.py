@@ -1,0 +1,1 @@
+"""Gongzhi (共治): a Telegram bot for a street office's community governance."""

@@ -1,0 +1,88 @@
+"""Settings from the environment and `.env`; a bad value stops start-up with one clear line."""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCALES = ("zh_Hans", "zh_Hant", "en")
+TELEGRAM_API_URL = "https://api.telegram.org/bot"
+
+
+class Settings(BaseSettings):
+    """Every setting the bot reads; README.md lists them with their defaults."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: SecretStr | None = None
+    bot_api_url: str = TELEGRAM_API_URL
+    database_path: Path = Path("./gongzhi.db")
+    timezone: str = "Asia/Shanghai"
+    default_locale: str = "zh_Hans"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    quiet_hours_start: time = time(22, 0)
+    quiet_hours_end: time = time(7, 0)
+    work_day_start: time = time(9, 0)
+    work_day_end: time = time(17, 30)
+    holidays_file: Path | None = None
+    invite_ttl_days: int = Field(default=7, ge=1, le=365)
+    reports_per_hour: int = Field(default=10, ge=1)
+    verify_window_hours: int = Field(default=72, ge=1)
+    outbox_concurrency: int = Field(default=8, ge=1, le=64)
+    global_rate_per_s: float = Field(default=30.0, gt=0)
+    sandbox_port: int = Field(default=8080, ge=1, le=65535)
+    log_level: str = "INFO"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+    @field_validator("default_locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        if value not in LOCALES:
+            raise ValueError(f"must be one of {', '.join(LOCALES)}")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value.upper()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def token(self) -> str | None:
+        return self.bot_token.get_secret_value() if self.bot_token else None
+
+
+class SettingsError(Exception):
+    """A setting has a bad value; the message names it in one line."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning pydantic's report into one line per bad setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"]).upper()
+            lines.append(f"setting {name}: {error['msg']}")
+        raise SettingsError("; ".join(lines)) from None

@@ -1,0 +1,1 @@
+"""Pydantic models, enums and pure rules. No I/O."""

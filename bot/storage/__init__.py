@@ -1,0 +1,1 @@
+"""SQLite storage: the Database (one writer, explicit transactions), migrations, repositories."""

@@ -1,0 +1,1 @@
+"""Rendering helpers: HTML escaping, keyboards, the callback-data codec, times."""
