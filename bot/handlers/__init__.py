@@ -6,4 +6,8 @@ from telegram.ext import Application
 
 
 def register_all(application: Application) -> None:
-    """Order matters only between groups; see bot/handlers/groups.py."""
+    """Every feature registers its own handlers; groups (bot/handlers/groups.py) set the order."""
+    from bot.handlers import account, fallback, flows, invites, menu, onboarding
+
+    for module in (onboarding, account, invites, flows, menu, fallback):
+        module.register(application)
