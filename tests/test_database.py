@@ -1,0 +1,107 @@
+"""The one-writer store: transactions never leak into each other; migrations are numbered once."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.storage.db import AlreadyRunning, Database, migration_files, split_sql
+
+
+@pytest.fixture
+async def db(tmp_path: Path):
+    database = Database(tmp_path / "t.db")
+    await database.open()
+    await database.migrate()
+    yield database
+    await database.close()
+
+
+async def test_two_interleaved_writers_never_commit_each_others_work(db: Database) -> None:
+    started = asyncio.Event()
+
+    async def slow_writer_that_fails() -> None:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO communities (code, name) VALUES ('A', 'half-done')")
+            started.set()
+            await asyncio.sleep(0.05)
+            raise RuntimeError("boom")
+
+    async def quick_writer() -> None:
+        await started.wait()
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO communities (code, name) VALUES ('B', 'complete')")
+
+    results = await asyncio.gather(slow_writer_that_fails(), quick_writer(), return_exceptions=True)
+    assert isinstance(results[0], RuntimeError)
+    names = [r[0] for r in await db.fetch_all("SELECT name FROM communities ORDER BY code")]
+    assert names == ["complete"]
+
+
+async def test_a_cancelled_transaction_rolls_back(db: Database) -> None:
+    inside = asyncio.Event()
+
+    async def writer() -> None:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO communities (code, name) VALUES ('C', 'cancelled')")
+            inside.set()
+            await asyncio.sleep(10)
+
+    task = asyncio.create_task(writer())
+    await inside.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await db.fetch_value("SELECT COUNT(*) FROM communities") == 0
+    async with db.transaction() as conn:  # the writer is usable again
+        await conn.execute("INSERT INTO communities (code, name) VALUES ('D', 'after')")
+    assert await db.fetch_value("SELECT COUNT(*) FROM communities") == 1
+
+
+async def test_migrations_apply_once(db: Database) -> None:
+    assert await db.migrate() == []
+    count = await db.fetch_value("SELECT COUNT(*) FROM schema_migrations")
+    assert count == len(migration_files())
+
+
+def test_migration_numbers_are_unique() -> None:
+    numbers = [number for number, _name, _sql in migration_files()]
+    assert numbers == sorted(set(numbers))
+    assert all(sql.strip() and split_sql(sql) for _n, _name, sql in migration_files())
+
+
+async def test_backup_is_a_consistent_copy(db: Database, tmp_path: Path) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO communities (code, name) VALUES ('E', '示范社区')")
+    target = tmp_path / "copy.db"
+    await db.backup(target)
+    copy = Database(target)
+    await copy.open()
+    try:
+        assert await copy.fetch_value("SELECT name FROM communities") == "示范社区"
+    finally:
+        await copy.close()
+
+
+async def test_a_second_bot_process_on_the_same_database_is_refused(tmp_path: Path) -> None:
+    first = Database(tmp_path / "bot.db")
+    await first.open(exclusive=True)
+    try:
+        second = Database(tmp_path / "bot.db")
+        with pytest.raises(AlreadyRunning, match="already running"):
+            await second.open(exclusive=True)
+        code = (
+            "import asyncio, sys\n"
+            "from bot.storage.db import Database, AlreadyRunning\n"
+            "async def main():\n"
+            f"    await Database({str(tmp_path / 'bot.db')!r}).open(exclusive=True)\n"
+            "try:\n    asyncio.run(main())\nexcept AlreadyRunning:\n    sys.exit(3)\n"
+        )
+        other_process = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+        assert other_process.returncode == 3
+    finally:
+        await first.close()
