@@ -35,6 +35,7 @@ def build_application(
         .base_url(settings.bot_api_url)
         .base_file_url(settings.bot_api_url.replace("/bot", "/file/bot"))
         .defaults(Defaults(parse_mode="HTML", tzinfo=settings.tz, disable_notification=None))
+        .rate_limiter(runtime.limiter)
         .post_init(runtime.start)
         .post_shutdown(_stop(runtime))
     )

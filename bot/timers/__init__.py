@@ -1,0 +1,1 @@
+"""Due-time rows and their scanner: the database, not the scheduler, remembers what is due."""
