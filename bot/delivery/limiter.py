@@ -35,6 +35,9 @@ RESERVE = {REPLY: 0.0, INTERACTIVE: 1.0, BULK: 2.0}
 GLOBAL_BURST = 4.0
 # Above this many per-chat buckets, full (idle) ones are forgotten.
 _PRUNE_ABOVE = 5000
+# The limits are about messages; edits, button answers and chat actions are not counted by Telegram's.
+_NOT_MESSAGES = frozenset({"sendChatAction"})
+_ALSO_MESSAGES = frozenset({"copyMessage", "copyMessages", "forwardMessage", "forwardMessages"})
 
 Result = bool | dict[str, Any] | list[dict[str, Any]]
 
@@ -104,7 +107,7 @@ class FloodLimiter(BaseRateLimiter[str]):
         rate_limit_args: str | None,
     ) -> Result:
         lane = rate_limit_args if rate_limit_args in RESERVE else REPLY
-        chat_id = _chat_key(data.get("chat_id"))
+        chat_id = _chat_key(data.get("chat_id")) if _is_message(endpoint) else None
         attempt = 0
         while True:
             if not self.passthrough:
@@ -129,7 +132,7 @@ class FloodLimiter(BaseRateLimiter[str]):
     async def _acquire(self, chat_id: int | str | None, lane: str) -> None:
         """Per-chat token first (so a slow chat holds no overall token), then the overall one.
 
-        Requests to no chat (button answers, command lists) are not messages and pass freely.
+        Requests that send no message to a chat (edits, button answers, command lists) pass freely.
         """
         if chat_id is None:
             return
@@ -165,6 +168,10 @@ class FloodLimiter(BaseRateLimiter[str]):
             bucket.refill(now)
             if bucket.tokens >= bucket.capacity:
                 del self._chats[key]
+
+
+def _is_message(endpoint: str) -> bool:
+    return (endpoint.startswith("send") and endpoint not in _NOT_MESSAGES) or endpoint in _ALSO_MESSAGES
 
 
 def _chat_key(chat_id: object) -> int | str | None:
