@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     global_rate_per_s: float = Field(default=30.0, gt=0)
     sandbox_port: int = Field(default=8080, ge=1, le=65535)
     log_level: str = "INFO"
+    categories_file: Path | None = None
+    location_max_distance_m: float = Field(default=300.0, gt=0)
+    duplicate_window_days: int = Field(default=14, ge=0, le=365)
 
     @field_validator("timezone")
     @classmethod
