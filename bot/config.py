@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     global_rate_per_s: float = Field(default=30.0, gt=0)
     sandbox_port: int = Field(default=8080, ge=1, le=65535)
     log_level: str = "INFO"
+    volunteer_confirm_hours: float = Field(default=12.0, gt=0, le=168)
+    volunteer_record_issuer: str = Field(default="街道志愿服务站", min_length=1, max_length=100)
     categories_file: Path | None = None
     location_max_distance_m: float = Field(default=300.0, gt=0)
     duplicate_window_days: int = Field(default=14, ge=0, le=365)

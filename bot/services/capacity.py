@@ -200,6 +200,22 @@ async def waitlist_position(conn: Reader, seat: Seat) -> int | None:
     ))[0])  # type: ignore[index]
 
 
+async def overlapping(
+    conn: Reader, person_id: int, starts_at: datetime, ends_at: datetime, *, exclude: EventKey | None = None
+) -> list[EventKey]:
+    """Open events of any kind where the person holds a place at a time overlapping this one."""
+    rows = await _all(
+        conn,
+        "SELECT s.kind, s.event_id FROM seats s JOIN slot_events e ON e.kind = s.kind AND e.event_id = "
+        "s.event_id "
+        "WHERE s.person_id = ? AND s.state IN ('confirmed', 'offered') AND e.state = 'open' "
+        "AND e.starts_at < ? AND ? < e.ends_at AND NOT (s.kind = ? AND s.event_id = ?) ORDER BY e.starts_at",
+        (person_id, to_db(ends_at), to_db(starts_at), exclude.kind if exclude else "",
+         exclude.event_id if exclude else 0),
+    )
+    return [EventKey(kind=r["kind"], event_id=r["event_id"]) for r in rows]
+
+
 # ---- events ----------------------------------------------------------------------------------------
 
 
