@@ -219,16 +219,16 @@ async def upcoming(
 
 
 async def managed(
-    db: Database, *, street: bool, community_ids: list[int], grid_ids: list[int], since: datetime
+    db: Database, *, street: bool, community_ids: list[int], grid_ids: list[int], since: datetime | None
 ) -> list[Opportunity]:
-    """Activities a manager looks after that ended after `since` (or not yet), soonest first."""
+    """Activities a manager looks after (those ending after `since` when given), soonest first."""
     scope = ["1 = 1"] if street else [
         f"o.community_id IN ({', '.join('?' for _ in community_ids) or 'NULL'})",
         f"(o.scope_kind = 'grid' AND o.scope_id IN ({', '.join('?' for _ in grid_ids) or 'NULL'}))",
     ]
     rows = await db.fetch_all(
         _OPPORTUNITY_SQL + f"WHERE ({' OR '.join(scope)}) AND e.ends_at > ? ORDER BY e.starts_at, o.id",
-        [*([] if street else community_ids), *([] if street else grid_ids), to_db(since)],
+        [*([] if street else community_ids), *([] if street else grid_ids), to_db(since) if since else ""],
     )
     return [_opportunity(r) for r in rows]
 
