@@ -31,11 +31,19 @@ SOUTH_S = (31.5800, 120.3400)
 
 async def seed_street(db: Database, now: datetime) -> Street:
     async with db.transaction() as conn:
-        community = (await conn.execute("INSERT INTO communities (code, name) VALUES ('C1', 'Riverside')")).lastrowid
-        north = (await conn.execute(
-            "INSERT INTO grids (code, community_id, name) VALUES ('G1', ?, 'North')", (community,))).lastrowid
-        south = (await conn.execute(
-            "INSERT INTO grids (code, community_id, name) VALUES ('G2', ?, 'South')", (community,))).lastrowid
+        community = (
+            await conn.execute("INSERT INTO communities (code, name) VALUES ('C1', 'Riverside')")
+        ).lastrowid
+        north = (
+            await conn.execute(
+                "INSERT INTO grids (code, community_id, name) VALUES ('G1', ?, 'North')", (community,)
+            )
+        ).lastrowid
+        south = (
+            await conn.execute(
+                "INSERT INTO grids (code, community_id, name) VALUES ('G2', ?, 'South')", (community,)
+            )
+        ).lastrowid
         ids = []
         for code, grid, (lat, lon) in (("A", north, NORTH_A), ("B", north, NORTH_B), ("S", south, SOUTH_S)):
             cursor = await conn.execute(
@@ -48,22 +56,41 @@ async def seed_street(db: Database, now: datetime) -> Street:
 
 
 async def add_person(
-    db: Database, now: datetime, *, telegram_id: int | None, name: str, role: Role | None = None,
-    scope_id: int = 0, building_id: int | None = None, phone: str | None = None, locale: str = "en",
+    db: Database,
+    now: datetime,
+    *,
+    telegram_id: int | None,
+    name: str,
+    role: Role | None = None,
+    scope_id: int = 0,
+    building_id: int | None = None,
+    phone: str | None = None,
+    locale: str = "en",
 ) -> int:
     """A signed-up person with one role (residents get the resident role and a home)."""
     async with db.transaction() as conn:
         person_id = await people.insert(
-            conn, now=now, telegram_id=telegram_id, name=name, phone=phone, locale=locale, building_id=building_id,
+            conn,
+            now=now,
+            telegram_id=telegram_id,
+            name=name,
+            phone=phone,
+            locale=locale,
+            building_id=building_id,
             unit="1-101" if building_id else None,
         )
-        await conn.execute("UPDATE people SET onboarded_at = ?, consent_at = ? WHERE id = ?",
-                           ("2025-01-01T00:00:00.000000Z", "2025-01-01T00:00:00.000000Z", person_id))
+        await conn.execute(
+            "UPDATE people SET onboarded_at = ?, consent_at = ? WHERE id = ?",
+            ("2025-01-01T00:00:00.000000Z", "2025-01-01T00:00:00.000000Z", person_id),
+        )
         grants = [(role, scope_id)] if role else []
         if building_id is not None:
             grants.append((Role.RESIDENT, 0))
         for granted, sid in grants:
-            kind = {Role.RESIDENT: ScopeKind.STREET, Role.ADMIN: ScopeKind.STREET,
-                    Role.ORGANIZER: ScopeKind.COMMUNITY}.get(granted, ScopeKind.GRID)
+            kind = {
+                Role.RESIDENT: ScopeKind.STREET,
+                Role.ADMIN: ScopeKind.STREET,
+                Role.ORGANIZER: ScopeKind.COMMUNITY,
+            }.get(granted, ScopeKind.GRID)
             await people.grant(conn, person_id, granted, Scope(kind=kind, id=sid), now)
     return person_id

@@ -16,7 +16,7 @@ from bot.domain.people import Role
 from bot.domain.reports import FixedAnswer, Outcome, ReportState
 from bot.services import reports, tasks
 from bot.services.container import Services
-from bot.services.reports import ReportInput, Refused
+from bot.services.reports import Refused, ReportInput
 from bot.storage import drafts, people
 from bot.storage.db import Database
 from bot.storage.drafts import Draft
@@ -50,18 +50,26 @@ class World:
     async def draft(self, telegram_id: int) -> int:
         """A saved draft, as the /report flow leaves it before Confirm; returns its version."""
         async with self.services.db.transaction() as conn:
-            saved = await drafts.save(conn, Draft(telegram_id=telegram_id, flow="report", step="summary"),
-                                      self.clock.now())
+            saved = await drafts.save(
+                conn, Draft(telegram_id=telegram_id, flow="report", step="summary"), self.clock.now()
+            )
         return saved.version
 
     async def file(self, person_id: int, **fields: object) -> reports.Report:
         reporter = await self.person(person_id)
         assert reporter.telegram_id is not None
         version = await self.draft(reporter.telegram_id)
-        data = ReportInput(**{"category": "lighting", "description": "The stair light is out",
-                              "building_id": self.street.building_a, **fields})
-        filed = await reports.submit_report(self.services, reporter, data, telegram_id=reporter.telegram_id,
-                                            draft_version=version)
+        data = ReportInput(
+            **{
+                "category": "lighting",
+                "description": "The stair light is out",
+                "building_id": self.street.building_a,
+                **fields,
+            }
+        )
+        filed = await reports.submit_report(
+            self.services, reporter, data, telegram_id=reporter.telegram_id, draft_version=version
+        )
         return filed.report
 
     async def advance(self, **delta: float) -> None:
@@ -70,7 +78,8 @@ class World:
 
     async def outbox(self, person_id: int) -> list[str]:
         rows = await self.services.db.fetch_all(
-            "SELECT template FROM outbox WHERE person_id = ? ORDER BY id", (person_id,))
+            "SELECT template FROM outbox WHERE person_id = ? ORDER BY id", (person_id,)
+        )
         return [r[0] for r in rows]
 
 
@@ -85,16 +94,27 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     now = clock.now()
     street = await seed_street(db, now)
     w = World(
-        services, clock, street,
-        resident=await add_person(db, now, telegram_id=1, name="Alice", building_id=street.building_a,
-                                  phone="13800000001"),
-        worker1=await add_person(db, now, telegram_id=2, name="Wang", role=Role.GRID_WORKER, scope_id=street.north),
-        worker2=await add_person(db, now, telegram_id=3, name="Li", role=Role.GRID_WORKER, scope_id=street.north),
-        part_timer=await add_person(db, now, telegram_id=4, name="Zhao", role=Role.PART_TIME_WORKER,
-                                    scope_id=street.north),
-        lead=await add_person(db, now, telegram_id=5, name="Chen", role=Role.SECRETARY, scope_id=street.north),
-        organizer=await add_person(db, now, telegram_id=6, name="Liu", role=Role.ORGANIZER,
-                                   scope_id=street.community),
+        services,
+        clock,
+        street,
+        resident=await add_person(
+            db, now, telegram_id=1, name="Alice", building_id=street.building_a, phone="13800000001"
+        ),
+        worker1=await add_person(
+            db, now, telegram_id=2, name="Wang", role=Role.GRID_WORKER, scope_id=street.north
+        ),
+        worker2=await add_person(
+            db, now, telegram_id=3, name="Li", role=Role.GRID_WORKER, scope_id=street.north
+        ),
+        part_timer=await add_person(
+            db, now, telegram_id=4, name="Zhao", role=Role.PART_TIME_WORKER, scope_id=street.north
+        ),
+        lead=await add_person(
+            db, now, telegram_id=5, name="Chen", role=Role.SECRETARY, scope_id=street.north
+        ),
+        organizer=await add_person(
+            db, now, telegram_id=6, name="Liu", role=Role.ORGANIZER, scope_id=street.community
+        ),
         admin=await add_person(db, now, telegram_id=7, name="Sun", role=Role.ADMIN),
         timers=TimerEngine(services),
     )
@@ -154,7 +174,8 @@ async def test_more_than_the_hourly_limit_is_refused(world: World) -> None:
 
 async def _timers(world: World, report_id: int) -> dict[str, str]:
     rows = await world.services.db.fetch_all(
-        "SELECT kind, due_at FROM timers WHERE subject = ? AND state = 'pending'", (str(report_id),))
+        "SELECT kind, due_at FROM timers WHERE subject = ? AND state = 'pending'", (str(report_id),)
+    )
     return {r["kind"]: r["due_at"] for r in rows}
 
 
@@ -170,7 +191,9 @@ async def test_friday_evening_report_counts_working_hours_from_monday(world: Wor
 async def test_urgent_report_counts_round_the_clock(world: World) -> None:
     world.clock.set(datetime(2025, 3, 7, 17, 50, tzinfo=TZ))
     report = await world.file(world.resident, category="leak", urgent=True)
-    assert (await _timers(world, report.id))[reports.ACCEPT_DUE] == to_db(datetime(2025, 3, 7, 19, 50, tzinfo=TZ))
+    assert (await _timers(world, report.id))[reports.ACCEPT_DUE] == to_db(
+        datetime(2025, 3, 7, 19, 50, tzinfo=TZ)
+    )
 
 
 async def test_urgent_is_refused_for_a_category_that_does_not_allow_it(world: World) -> None:
@@ -232,7 +255,16 @@ async def test_resolve_no_reopen_resolve_yes_rating(world: World) -> None:
     await reports.comment_rating(world.services, alice, report.id, "Quick, thanks")
     assert await reports.rating(world.services, report.id) == (4, "Quick, thanks")
     kinds = [e.kind for e in await reports.timeline(world.services, report.id)]
-    assert kinds == ["filed", "assigned", "accepted", "resolved", "reopened", "resolved", "confirmed_fixed", "rated"]
+    assert kinds == [
+        "filed",
+        "assigned",
+        "accepted",
+        "resolved",
+        "reopened",
+        "resolved",
+        "confirmed_fixed",
+        "rated",
+    ]
 
 
 async def test_delivery_starts_the_72_hour_window(world: World) -> None:
@@ -268,8 +300,9 @@ async def test_overdue_sign_for_notifies_the_lead_and_fix_overdue_escalates(worl
 
 
 async def test_merge_moves_followers_and_closes_the_duplicate(world: World) -> None:
-    bob = await add_person(world.services.db, world.clock.now(), telegram_id=11, name="Bob",
-                           building_id=world.street.building_a)
+    bob = await add_person(
+        world.services.db, world.clock.now(), telegram_id=11, name="Bob", building_id=world.street.building_a
+    )
     original = await world.file(world.resident)
     duplicate = await world.file(bob)
     lead = await world.person(world.lead)
@@ -286,13 +319,18 @@ async def test_anonymous_report_hides_the_reporter_from_the_worker(world: World)
     with pytest.raises(Refused):
         await tasks.contact(world.services, worker, report.id)
     params = await world.services.db.fetch_value(
-        "SELECT params FROM outbox WHERE person_id = ? AND template = ?", (worker.id, reports.TASK_TEMPLATE))
+        "SELECT params FROM outbox WHERE person_id = ? AND template = ?", (worker.id, reports.TASK_TEMPLATE)
+    )
     assert "Alice" not in params and "13800000001" not in params
     with pytest.raises(Refused):
         await tasks.reveal(world.services, worker, report.id, "curious")
-    revealed = await tasks.reveal(world.services, await world.person(world.admin), report.id, "Court order 12")
+    revealed = await tasks.reveal(
+        world.services, await world.person(world.admin), report.id, "Court order 12"
+    )
     assert "Alice" in revealed
-    audit = await world.services.db.fetch_all("SELECT action, detail FROM audit_log WHERE action LIKE 'report.%'")
+    audit = await world.services.db.fetch_all(
+        "SELECT action, detail FROM audit_log WHERE action LIKE 'report.%'"
+    )
     assert [(a["action"], a["detail"]) for a in audit] == [("report.identity_reveal", "Court order 12")]
 
 
@@ -330,7 +368,9 @@ async def test_relay_question_and_answer(world: World) -> None:
 
 async def test_not_ours_closes_with_a_reason_and_asks_for_a_rating(world: World) -> None:
     report = await world.file(world.resident)
-    closed = await tasks.not_ours(world.services, await world.person(world.lead), report.id, "Call the gas company")
+    closed = await tasks.not_ours(
+        world.services, await world.person(world.lead), report.id, "Call the gas company"
+    )
     assert closed.outcome is Outcome.NOT_OURS and closed.outcome_reason == "Call the gas company"
     assert reports.RATE_TEMPLATE in await world.outbox(world.resident)
 

@@ -7,7 +7,19 @@ from telegram.ext import Application
 
 def register_all(application: Application) -> None:
     """Every feature registers its own handlers; groups (bot/handlers/groups.py) set the order."""
-    from bot.handlers import account, fallback, flows, invites, menu, onboarding
+    from bot.handlers import (
+        account,
+        fallback,
+        flows,
+        invites,
+        menu,
+        my_reports,
+        onboarding,
+        report_flow,
+        report_staff,
+        tasks,
+    )
 
-    for module in (onboarding, account, invites, flows, menu, fallback):
+    features = (onboarding, account, invites, tasks, report_flow, my_reports, report_staff)
+    for module in (*features, flows, menu, fallback):
         module.register(application)

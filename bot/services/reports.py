@@ -46,6 +46,7 @@ from bot.domain.reports import (
     ReportState,
     check_move,
     load_categories,
+    nearest,
     window,
 )
 from bot.domain.reports import ReportState as S
@@ -97,14 +98,19 @@ CHANNEL_LABELS: dict[Channel, str] = {
 class Refused(Exception):
     """A use case said no; `msgid` (marked with N_) tells the person why. Nothing was changed."""
 
-    def __init__(self, msgid: str) -> None:
+    def __init__(self, msgid: str, **params: object) -> None:
         super().__init__(msgid)
         self.msgid = msgid
+        self.params = params
+
+    def text(self, translate: Callable[[str], str]) -> str:
+        return translate(self.msgid).format(**self.params)
 
 
 STALE = N_("This report has moved on since; nothing was changed. Open it again to see where it stands.")
 NOT_YOURS = N_("This is not your report to act on. Nothing was changed.")
 UNKNOWN = N_("There is no such report.")
+ANSWERED = N_("You have already answered this question.")
 
 
 @functools.cache
@@ -374,9 +380,14 @@ async def assign(
 
 
 async def place_text(services: Services, report: Report) -> str:
-    place = await structure.place(services.db, report.building_id)
+    return await place_text_for(services, report.building_id, report.unit)
+
+
+async def place_text_for(services: Services, building_id: int, unit: str | None) -> str:
+    """`Building A, 1-101`: where a problem is, as people say it."""
+    place = await structure.place(services.db, building_id)
     name = place.building_name if place else "?"
-    return f"{name}, {report.unit}" if report.unit else name
+    return f"{name}, {unit}" if unit else name
 
 
 async def push_task(services: Services, conn: aiosqlite.Connection, report: Report, now: datetime) -> None:
@@ -519,7 +530,10 @@ def check_input(services: Services, data: ReportInput) -> Category:
     if category is None:
         raise Refused(N_("That category no longer exists. Please start again with /report."))
     if not (data.description.strip() or data.voice) or len(data.description) > DESCRIPTION_MAX:
-        raise Refused(N_("A report needs a description of up to {limit} characters, or a voice note."))
+        raise Refused(
+            N_("A report needs a description of up to {limit} characters, or a voice note."),
+            limit=DESCRIPTION_MAX,
+        )
     if len(data.photos) > PHOTOS_MAX or (data.urgent and not category.allows_urgent):
         raise Refused(STALE)
     return category
@@ -547,7 +561,7 @@ async def submit_report(
             raise Refused(ALREADY_FILED)
         if filed_by is None and reporter is not None:
             if await store.filed_since(conn, reporter.id, now - timedelta(hours=1)) >= limit:
-                raise Refused(TOO_MANY)
+                raise Refused(TOO_MANY, limit=limit)
         number = await store.next_number(conn, now.astimezone(services.settings.tz).year)
         report_id = await store.insert(
             conn,
@@ -653,6 +667,38 @@ async def my_reports(
 
 async def rating(services: Services, report_id: int) -> tuple[int, str | None] | None:
     return await store.rating(services.db, report_id)
+
+
+async def buildings(services: Services, person: Person | None = None) -> list[tuple[int, str, str]]:
+    """(id, code, name) of the buildings a report may be filed for; with `person`, those they oversee."""
+    rows = await store.buildings(services.db)
+    if person is not None:
+        street, grids, communities = overseen_scopes(person)
+        rows = [r for r in rows if street or r["grid_id"] in grids or r["community_id"] in communities]
+    return [(r["id"], r["code"], r["name"]) for r in rows]
+
+
+async def building_near(services: Services, lat: float, lon: float) -> int | None:
+    """The building nearest a location pin, or None when the pin is farther than the street allows."""
+    rows = await store.buildings(services.db)
+    points = [(r["id"], r["lat"], r["lon"]) for r in rows if r["lat"] is not None and r["lon"] is not None]
+    return nearest(lat, lon, points, services.settings.location_max_distance_m)
+
+
+async def over_hourly_limit(services: Services, person: Person) -> bool:
+    since = services.clock.now() - timedelta(hours=1)
+    return await store.filed_since(services.db, person.id, since) >= services.settings.reports_per_hour
+
+
+async def question_report(services: Services, person: Person, question_id: int) -> Report:
+    """The report a worker's question is about, when this person is its reporter and has not answered."""
+    row = await store.question(services.db, question_id)
+    report = await store.get(services.db, row["report_id"]) if row is not None else None
+    if row is None or report is None or report.reporter_id != person.id:
+        raise Refused(UNKNOWN)
+    if row["answer"] is not None:
+        raise Refused(ANSWERED)
+    return report
 
 
 # ---------------------------------------------------------------------------------- resident actions
@@ -841,7 +887,7 @@ async def answer_question(services: Services, person: Person, question_id: int, 
         report = await load_for_update(conn, row["report_id"])
         _own(report, person)
         if not await store.answer_question(conn, question_id, answer, now):
-            raise Refused(N_("You have already answered this question."))
+            raise Refused(ANSWERED)
         await store.add_event(conn, report.id, now, person.id, "answer", detail=answer)
         if row["asker_id"] is not None:
             await push(

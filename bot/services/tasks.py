@@ -20,6 +20,7 @@ from bot.services.container import Services
 from bot.services.reports import (
     ACCEPT_REMIND,
     STALE,
+    UNKNOWN,
     VERIFY_DUE,
     VERIFYING,
     Refused,
@@ -71,7 +72,7 @@ async def _overseen(conn: aiosqlite.Connection, person: Person, report_id: int) 
 def _note(text: str | None) -> str:
     note = clean_text(text, NOTE_MAX)
     if note is None:
-        raise Refused(N_("Please write a note of up to {limit} characters."))
+        raise Refused(N_("Please write a note of up to {limit} characters."), limit=NOTE_MAX)
     return note
 
 
@@ -336,6 +337,15 @@ async def assignable(services: Services, person: Person, report_id: int) -> list
             )
         }
     return [(p, rows.get(p, ""), role) for p, role in found]
+
+
+async def merge_candidates(services: Services, staff: Person, report_id: int) -> list[Report]:
+    """Open reports in the same building that this one could be a duplicate of."""
+    report = await store.get(services.db, report_id)
+    if report is None or not oversees(staff, report):
+        raise Refused(UNKNOWN)
+    since = services.clock.now() - timedelta(days=max(services.settings.duplicate_window_days, 1))
+    return await store.open_duplicates(services.db, report.building_id, None, since, exclude=report.id)
 
 
 async def reassign(services: Services, staff: Person, report_id: int, worker_id: int) -> Report:

@@ -310,14 +310,14 @@ async def filed_since(source: Source, reporter_id: int, since: datetime) -> int:
 
 
 async def open_duplicates(
-    source: Source, building_id: int, category: str, since: datetime, *, exclude: int | None = None
+    source: Source, building_id: int, category: str | None, since: datetime, *, exclude: int | None = None
 ) -> list[Report]:
-    """Open reports of the same category in the same building filed since `since`, newest first."""
+    """Open reports in the same building (of the same category when given) since `since`, newest first."""
     rows = await fetch_all(
         source,
-        f"SELECT {_COLUMNS} FROM reports WHERE building_id = ? AND category = ? AND created_at >= ? "
-        f"AND {OPEN} AND id != ? ORDER BY id DESC LIMIT 10",
-        (building_id, category, to_db(since), exclude or 0),
+        f"SELECT {_COLUMNS} FROM reports WHERE building_id = ? AND (? IS NULL OR category = ?) "
+        f"AND created_at >= ? AND {OPEN} AND id != ? ORDER BY id DESC LIMIT 10",
+        (building_id, category, category, to_db(since), exclude or 0),
     )
     return [_report(r) for r in rows]
 
@@ -455,3 +455,11 @@ async def answer_question(conn: aiosqlite.Connection, question_id: int, answer: 
         (answer, to_db(now), question_id),
     )
     return cursor.rowcount == 1
+
+
+async def buildings(db: Database) -> list[aiosqlite.Row]:
+    """Every building with its grid and community, for picking where a problem is."""
+    return await db.fetch_all(
+        "SELECT b.id, b.code, b.name, b.lat, b.lon, b.grid_id, g.community_id FROM buildings b "
+        "JOIN grids g ON g.id = b.grid_id ORDER BY b.code"
+    )
