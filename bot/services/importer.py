@@ -44,12 +44,12 @@ def normalize_phone(raw: str) -> str:
 
     Telegram shares "8613800138000" or "+86 138 0013 8000"; spreadsheets hold "138-0013-8000".
     All become "13800138000". Numbers of other countries keep their country code.
+    Same rule as onboarding's, so an imported phone and a shared contact compare equal.
     """
     digits = re.sub(r"\D", "", raw)
-    if digits.startswith("0086"):
-        digits = digits[4:]
-    elif digits.startswith("86") and len(digits) == 13:
-        digits = digits[2:]
+    for prefix in ("0086", "86"):
+        if digits.startswith(prefix) and len(digits) - len(prefix) == 11:
+            return digits[len(prefix):]
     return digits
 
 
