@@ -39,6 +39,9 @@ _PRUNE_ABOVE = 5000
 _NOT_MESSAGES = frozenset({"sendChatAction"})
 _ALSO_MESSAGES = frozenset({"copyMessage", "copyMessages", "forwardMessage", "forwardMessages"})
 
+# Refills are sums of floats: a shortfall this small is rounding, not a reason to sleep.
+_ROUNDING = 1e-9
+
 Result = bool | dict[str, Any] | list[dict[str, Any]]
 
 
@@ -57,8 +60,9 @@ class TokenBucket:
             self.updated = now
 
     def wait_for(self, need: float) -> float:
-        """Seconds until `need` tokens are there (0 when they already are)."""
-        return max(0.0, (need - self.tokens) / self.rate)
+        """Seconds until `need` tokens are there (0 when they already are, give or take rounding)."""
+        missing = need - self.tokens
+        return 0.0 if missing <= _ROUNDING else missing / self.rate
 
     def empty_until(self, moment: float) -> None:
         """Nothing accumulates before `moment` (after a 429 Telegram's own bucket is empty too)."""
