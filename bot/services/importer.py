@@ -8,6 +8,7 @@ is written, in one transaction. Everything is matched by code (structure) or by 
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
@@ -263,7 +264,7 @@ def _check_same(
 async def import_structure(db: Database, path: Path, *, now: datetime) -> ImportResult:
     """Upsert communities, grids and buildings by code; one row per building."""
     result = ImportResult(kind="structure")
-    sheet = _read_sheet(path, STRUCTURE_COLUMNS, STRUCTURE_REQUIRED)
+    sheet = await asyncio.to_thread(_read_sheet, path, STRUCTURE_COLUMNS, STRUCTURE_REQUIRED)
     result.errors.extend(sheet.errors)
     rows: list[StructureRow] = []
     communities: dict[str, tuple[int, tuple[Any, ...]]] = {}
@@ -423,7 +424,7 @@ async def import_people(
     yet on Telegram gets a single-use join link (a still-valid one is returned again, not renewed).
     """
     result = ImportResult(kind="people")
-    sheet = _read_sheet(path, PEOPLE_COLUMNS, PEOPLE_REQUIRED)
+    sheet = await asyncio.to_thread(_read_sheet, path, PEOPLE_COLUMNS, PEOPLE_REQUIRED)
     result.errors.extend(sheet.errors)
     scope_ids = {
         ScopeKind.GRID: await _ids_by_code(db, "grids"),
