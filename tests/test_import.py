@@ -146,6 +146,17 @@ async def test_a_wrong_header_is_reported_before_any_row(db: Database, tmp_path:
     assert "unknown column 'latitude'" in reasons and "missing column 'grid_name'" in reasons
 
 
+async def test_spreadsheet_leftovers_are_tolerated(db: Database, tmp_path: Path) -> None:
+    lines = STRUCTURE.splitlines()
+    text = "\n".join([lines[0] + ",,", "", lines[1] + ",,", ",,,,,,,,", *lines[2:]]) + "\r\n"
+    result = await import_structure(db, write(tmp_path / "s.csv", text.replace("\n", "\r\n")), now=NOW)
+    assert result.ok, result.errors
+    assert counts(result)["buildings"] == (4, 0, 0)
+    stray = text.replace(lines[1] + ",,", lines[1] + ",,note")
+    result = await import_structure(db, write(tmp_path / "s2.csv", stray), now=NOW)
+    assert result.errors == [RowError(3, "a value in column 11, which has no header")]
+
+
 async def test_files_that_cannot_be_read_say_why(db: Database, tmp_path: Path) -> None:
     missing = await import_structure(db, tmp_path / "nope.csv", now=NOW)
     assert missing.errors[0].line == 0 and "cannot read" in missing.errors[0].reason

@@ -160,10 +160,15 @@ def _read_sheet(path: Path, columns: tuple[str, ...], required: frozenset[str]) 
                 if sheet.errors:
                     return sheet
                 continue
-            if len(cells) > len(header) and any(cell.strip() for cell in cells[len(header):]):
-                sheet.errors.append(RowError(line, f"{len(cells)} cells but the header has {len(header)}"))
+            stray = [
+                i + 1 for i, cell in enumerate(cells) if cell.strip() and (i >= len(header) or not header[i])
+            ]
+            if stray:
+                sheet.errors.append(RowError(line, f"a value in column {stray[0]}, which has no header"))
                 continue
-            values = {name: (cells[i].strip() if i < len(cells) else "") for i, name in enumerate(header)}
+            values = {
+                name: (cells[i].strip() if i < len(cells) else "") for i, name in enumerate(header) if name
+            }
             sheet.rows.append((line, values))
     except csv.Error as exc:
         sheet.errors.append(RowError(last_line + 1, f"not valid CSV: {exc}"))
@@ -177,9 +182,9 @@ def _header_errors(
 ) -> Iterator[RowError]:
     expected = ",".join(columns)
     for name in header:
-        if name not in columns:
+        if name and name not in columns:
             yield RowError(line, f"unknown column {name!r}; the columns are: {expected}")
-    duplicates = sorted({name for name in header if header.count(name) > 1})
+    duplicates = sorted({name for name in header if name and header.count(name) > 1})
     for name in duplicates:
         yield RowError(line, f"column {name!r} appears twice")
     for name in sorted(required - set(header)):
