@@ -19,7 +19,21 @@ log = logging.getLogger(__name__)
 TRACK = -1  # runs before everything: a person who writes has unblocked the bot
 
 
+def _claimed_elsewhere(application: Application, update: Update) -> bool:
+    """Does a feature's own button handler take this callback? Then it answers it, not us."""
+    for group, handlers in application.handlers.items():
+        if group in (FALLBACK, TRACK):
+            continue
+        for handler in handlers:
+            if isinstance(handler, CallbackQueryHandler) and handler.check_update(update):
+                return True
+    return False
+
+
 async def on_stale_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Buttons nobody owns (old versions, forged prefixes) get an answer instead of a spinner."""
+    if _claimed_elsewhere(context.application, update):
+        return
     ctx = await Ctx.load(update, context)
     if ctx is not None:
         await ctx.answer(ctx._("This button has expired. Send /start or /help to go on."), alert=True)

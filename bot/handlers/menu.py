@@ -63,6 +63,7 @@ def add_command(application: Application, command: Command) -> None:
         if ctx is None or not ctx.in_private_chat:
             return
         await run_command(ctx, command)
+        raise ApplicationHandlerStop
 
     application.add_handler(CommandHandler(command.name, run, filters=filters.UpdateType.MESSAGE), group=COMMANDS)
 
