@@ -80,13 +80,19 @@ def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
     from bot.clock import SystemClock
     from bot.services.importer import import_people, import_structure
 
     async def work(db: Database) -> int:
-        importer = import_structure if args.kind == "structure" else import_people
-        result = await importer(db, args.file, now=SystemClock().now())
-        for line in result.summary_lines():
+        now = SystemClock().now()
+        if args.kind == "structure":
+            result = await import_structure(db, args.file, now=now)
+        else:
+            result = await import_people(db, args.file, now=now,
+                                         invite_ttl=timedelta(days=settings.invite_ttl_days))
+        for line in result.summary_lines(bot_username=args.bot_username):
             print(line)
         return 0 if not result.errors else 1
 
@@ -155,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("kind", choices=["structure", "staff"], help="structure: communities/grids/buildings; "
                      "staff: staff and residents")
     imp.add_argument("file", type=Path)
+    imp.add_argument("--bot-username", help="the bot's @username, to print staff invites as t.me links")
     imp.set_defaults(handler=cmd_import)
     sub.add_parser("seed-demo", help="load a demo street (16 communities, grid teams, residents)"
                    ).set_defaults(handler=cmd_seed_demo)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
 from pathlib import Path
 
@@ -101,7 +100,7 @@ async def test_a_second_bot_process_on_the_same_database_is_refused(tmp_path: Pa
             f"    await Database({str(tmp_path / 'bot.db')!r}).open(exclusive=True)\n"
             "try:\n    asyncio.run(main())\nexcept AlreadyRunning:\n    sys.exit(3)\n"
         )
-        other_process = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
-        assert other_process.returncode == 3
+        other_process = await asyncio.create_subprocess_exec(sys.executable, "-c", code)
+        assert await asyncio.wait_for(other_process.wait(), timeout=60) == 3
     finally:
         await first.close()

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.people import Role, Scope, ScopeKind
+from bot.domain.people import Role, Scope, ScopeKind, normalize_phone
 from bot.services.demo import FIRST_TELEGRAM_ID, LAST_TELEGRAM_ID, seed_demo
-from bot.services.importer import normalize_phone
 from bot.storage import people, structure
 from bot.storage.db import Database
 

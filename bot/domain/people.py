@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 from pydantic import BaseModel
@@ -118,3 +119,16 @@ def covers(grant_scope: Scope, place: StreetPlace) -> bool:
     if grant_scope.kind is ScopeKind.GRID:
         return grant_scope.id == place.grid_id
     return False
+
+
+def normalize_phone(raw: str) -> str:
+    """Digits only, without China's country code, so a spreadsheet number matches a Telegram contact.
+
+    Telegram shares "8613800138000" or "+86 138 0013 8000"; spreadsheets hold "138-0013-8000".
+    All become "13800138000". Numbers of other countries keep their country code.
+    """
+    digits = re.sub(r"\D", "", raw)
+    for prefix in ("0086", "86"):
+        if digits.startswith(prefix) and len(digits) - len(prefix) == 11:
+            return digits[len(prefix):]
+    return digits

@@ -22,7 +22,7 @@ import aiosqlite
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator, model_validator
 
 from bot.clock import to_db
-from bot.domain.people import ROLE_SCOPE, Role, Scope, ScopeKind
+from bot.domain.people import ROLE_SCOPE, Role, Scope, ScopeKind, normalize_phone
 from bot.storage import invites
 from bot.storage import people as people_store
 from bot.storage.db import Database
@@ -38,20 +38,6 @@ PEOPLE_REQUIRED = frozenset({"name", "phone", "role"})
 DEFAULT_INVITE_TTL = timedelta(days=7)
 # Topic stakeholders are invited per deliberation topic, never imported.
 IMPORTABLE_ROLES = tuple(role for role in Role if role is not Role.STAKEHOLDER)
-
-
-def normalize_phone(raw: str) -> str:
-    """Digits only, without China's country code, so a spreadsheet number matches a Telegram contact.
-
-    Telegram shares "8613800138000" or "+86 138 0013 8000"; spreadsheets hold "138-0013-8000".
-    All become "13800138000". Numbers of other countries keep their country code.
-    Same rule as onboarding's, so an imported phone and a shared contact compare equal.
-    """
-    digits = re.sub(r"\D", "", raw)
-    for prefix in ("0086", "86"):
-        if digits.startswith(prefix) and len(digits) - len(prefix) == 11:
-            return digits[len(prefix):]
-    return digits
 
 
 # ---------------------------------------------------------------------------------------------

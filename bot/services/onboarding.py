@@ -7,7 +7,7 @@ import re
 from pydantic import BaseModel
 
 from bot.clock import to_db
-from bot.domain.people import Person, Role, Scope, ScopeKind
+from bot.domain.people import Person, Role, Scope, ScopeKind, normalize_phone
 from bot.services.container import Services
 from bot.storage import drafts, people
 
@@ -30,15 +30,6 @@ def clean_unit(text: str) -> str | None:
     """A unit like '3-201' or '2单元1203': one line, 1–20 characters; None when unusable."""
     unit = re.sub(r"\s+", " ", text).strip()
     return unit if 0 < len(unit) <= UNIT_MAX else None
-
-
-def normalize_phone(raw: str) -> str:
-    """Digits only, without a leading +86 / 0086, so imported and shared phones compare equal."""
-    digits = re.sub(r"\D", "", raw)
-    for prefix in ("0086", "86"):
-        if digits.startswith(prefix) and len(digits) - len(prefix) == 11:
-            return digits[len(prefix):]
-    return digits
 
 
 async def complete_signup(services: Services, signup: Signup) -> Person | None:

@@ -131,9 +131,7 @@ class Database:
         return applied
 
     async def backup(self, target: Path) -> None:
-        """A consistent copy while the bot runs (VACUUM INTO reads one snapshot)."""
-        if target.exists():
-            raise FileExistsError(f"{target} already exists")
+        """A consistent copy while the bot runs (VACUUM INTO reads one snapshot; it refuses an existing file)."""
         assert self._reader is not None, "database is not open"
         await self._reader.execute("VACUUM INTO ?", (str(target),))
 

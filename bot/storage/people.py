@@ -11,8 +11,8 @@ from bot.domain.people import Person, Role, RoleGrant, Scope, ScopeKind
 from bot.storage.db import Database
 
 _PERSON_COLUMNS = (
-    "id, telegram_id, name, username, phone, locale, building_id, unit, verification, "
-    "onboarded_at IS NOT NULL AS onboarded, unreachable_at IS NOT NULL AS unreachable"
+    "p.id, p.telegram_id, p.name, p.username, p.phone, p.locale, p.building_id, p.unit, p.verification, "
+    "p.onboarded_at IS NOT NULL AS onboarded, p.unreachable_at IS NOT NULL AS unreachable"
 )
 
 
@@ -37,13 +37,13 @@ async def _grants(db: Database, person_id: int) -> list[RoleGrant]:
 
 async def by_telegram_id(db: Database, telegram_id: int) -> Person | None:
     row = await db.fetch_one(
-        f"SELECT {_PERSON_COLUMNS} FROM people WHERE telegram_id = ? AND erased_at IS NULL", (telegram_id,)
+        f"SELECT {_PERSON_COLUMNS} FROM people p WHERE p.telegram_id = ? AND p.erased_at IS NULL", (telegram_id,)
     )
     return None if row is None else _person(row, await _grants(db, row["id"]))
 
 
 async def by_id(db: Database, person_id: int) -> Person | None:
-    row = await db.fetch_one(f"SELECT {_PERSON_COLUMNS} FROM people WHERE id = ?", (person_id,))
+    row = await db.fetch_one(f"SELECT {_PERSON_COLUMNS} FROM people p WHERE p.id = ?", (person_id,))
     return None if row is None else _person(row, await _grants(db, row["id"]))
 
 
