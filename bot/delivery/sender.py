@@ -157,9 +157,12 @@ class Sender:
                     started = await self._start_due()
                     if not started and not self._in_flight:
                         timeout = await self._seconds_to_next_due()
-                        async with self._idle:
-                            self._idle_after = seen
-                            self._idle.notify_all()
+                        # Idle only if nothing happened during the pass: a send that ended meanwhile
+                        # may have freed a chat this pass skipped.
+                        if self._wakes == seen:
+                            async with self._idle:
+                                self._idle_after = seen
+                                self._idle.notify_all()
                 except Exception:
                     log.exception("outbox sender pass failed; trying again")
                     timeout = 1.0
