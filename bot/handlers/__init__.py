@@ -18,8 +18,11 @@ def register_all(application: Application) -> None:
         report_flow,
         report_staff,
         tasks,
+        volunteer,
+        volunteer_admin,
     )
 
-    features = (onboarding, account, invites, tasks, report_flow, my_reports, report_staff)
+    features = (onboarding, account, invites, tasks, report_flow, my_reports, report_staff, volunteer,
+                volunteer_admin)
     for module in (*features, flows, menu, fallback):
         module.register(application)

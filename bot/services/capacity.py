@@ -193,11 +193,12 @@ async def waitlist_position(conn: Reader, seat: Seat) -> int | None:
     """1 for the first in the queue; None when the seat is not waitlisted."""
     if seat.state is not SeatState.WAITLISTED:
         return None
-    return int((await _one(
+    row = await _one(
         conn,
         "SELECT COUNT(*) FROM seats WHERE kind = ? AND event_id = ? AND state = 'waitlisted' AND seq <= ?",
         (seat.key.kind, seat.key.event_id, seat.seq),
-    ))[0])  # type: ignore[index]
+    )
+    return 0 if row is None else int(row[0])
 
 
 async def overlapping(

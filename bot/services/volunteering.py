@@ -81,8 +81,8 @@ async def _opportunity(conn: aiosqlite.Connection, opportunity_id: int) -> Oppor
 async def _offer_notice(conn: aiosqlite.Connection, seat: Seat) -> Notice:
     opp = await _opportunity(conn, seat.key.event_id)
     return Notice(
-        N_("🙋 A place is free for you at <b>{title}</b> ({starts}). Please confirm within {hours} hours of "
-           "this message, or it passes to the next person on the waitlist."),
+        N_("🙋 A place is free for you at <b>{title}</b> ({starts}). Please confirm within {hours} h of this "
+           "message, or it passes to the next person on the waitlist."),
         {"title": opp.title, "starts": opp.starts_at, "hours": format_hours((seat.offer_minutes or 0) / 60)},
         [[Button(N_("✅ Confirm my place"), button_data("cf", opp.id)),
           Button(N_("Give it up"), button_data("no", opp.id))]],
@@ -401,8 +401,8 @@ async def publish(services: Services, staff: Person, new: NewOpportunity) -> Pub
                                   starts_at=new.starts_at, ends_at=new.ends_at, now=now)
         await outbox.enqueue(
             conn, now=now, recipients=audience, lane=Lane.BULK,
-            template=N_("🙋 New volunteer activity: <b>{title}</b>\n{starts} · {place}\n{capacity} places · "
-                        "{hours} service hours · {points} points"),
+            template=N_("🙋 New volunteer activity: <b>{title}</b>\n{starts} · {place}\nplaces: {capacity} · "
+                        "service hours: {hours} · points: {points}"),
             params={"title": new.title, "starts": new.starts_at, "place": new.place, "capacity": new.capacity,
                     "hours": format_hours(new.hours), "points": new.points},
             buttons=[[Button(N_("View and sign up"), button_data("o", opportunity_id))]],
@@ -625,8 +625,8 @@ async def verify(services: Services, staff: Person, opportunity_id: int, seat_id
             person_id, hours = attended[seat_id]
             await outbox.enqueue(
                 conn, now=now, recipients=[person_id], lane=Lane.INTERACTIVE,
-                template=N_("✅ Your {hours} service hours at <b>{title}</b> are verified and {points} "
-                            "points were added. Thank you! See /myhours."),
+                template=N_("✅ Your service at <b>{title}</b> is verified: {hours} h, and {points} points "
+                            "added. Thank you! See /myhours."),
                 params={"hours": format_hours(hours), "title": opp.title, "points": opp.points},
             )
         if done:
@@ -730,16 +730,17 @@ async def service_record(services: Services, person: Person, _: Translator) -> D
         (_("Issued by"), services.settings.volunteer_record_issuer),
         (_("Date of issue"), f"{now.astimezone(tz):%Y-%m-%d}"),
     ]
-    title = _("Volunteer service record")
+    title, history = _("Volunteer service record"), _("Service history")
+    columns = [_("Date"), _("Activity"), _("Hours"), _("Points"), _("Verified by")]
     document = (
         f"<!DOCTYPE html>\n<html lang=\"{esc(_.locale.replace('_', '-'))}\"><head><meta charset=\"utf-8\">"
         f"<title>{esc(title)} {esc(number)}</title><style>body{{font-family:sans-serif;margin:2em}}"
         "table{border-collapse:collapse}td,th{border:1px solid #999;padding:4px 8px;text-align:left}</style>"
         f"</head><body><h1>{esc(title)}</h1><table>"
         + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in fields)
-        + f"</table><h2>{esc(_('Service history'))}</h2><table><tr><th>{esc(_('Date'))}</th>"
-        f"<th>{esc(_('Activity'))}</th><th>{esc(_('Hours'))}</th><th>{esc(_('Points'))}</th>"
-        f"<th>{esc(_('Verified by'))}</th></tr>{rows}</table></body></html>\n"
+        + f"</table><h2>{esc(history)}</h2><table><tr>"
+        + "".join(f"<th>{esc(c)}</th>" for c in columns)
+        + f"</tr>{rows}</table></body></html>\n"
     )
     return Document(f"service-record-{number}.html", document.encode("utf-8"))
 
