@@ -7,7 +7,7 @@ import html
 import json
 import sys
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -123,6 +123,24 @@ async def test_deleted_messages_leave_the_history(core: FakeTelegram, bot: Bot) 
     assert (await events.get()).kind == "deleted"
     with pytest.raises(BadRequest, match="Message to delete not found"):
         await bot.delete_message(alice["id"], sent.message_id)
+
+
+async def test_bots_delete_only_within_48_hours() -> None:
+    now = [datetime(2025, 3, 3, tzinfo=UTC)]
+    core = FakeTelegram(clock=lambda: now[0])
+    alice = core.add_user("Alice")
+    group = core.add_group("Lane 3")
+    for chat_id in (alice["id"], alice["id"], group["id"]):
+        await core.handle("sendMessage", {"chat_id": chat_id, "text": "x"})
+    core.user_text(alice["id"], "hi", chat_id=group["id"], deliver=False)
+    assert (await core.handle("deleteMessage", {"chat_id": group["id"], "message_id": 2}))[1]["description"] == (
+        "Bad Request: message can't be deleted"
+    )
+    now[0] += timedelta(hours=47)
+    assert (await core.handle("deleteMessage", {"chat_id": alice["id"], "message_id": 1}))[0] == 200
+    now[0] += timedelta(hours=2)
+    status, body = await core.handle("deleteMessage", {"chat_id": alice["id"], "message_id": 2})
+    assert status == 400 and body["description"] == "Bad Request: message can't be deleted for everyone"
 
 
 @pytest.mark.parametrize(
@@ -344,9 +362,7 @@ async def server(core: FakeTelegram) -> AsyncIterator[FakeTelegramServer]:
     await http_server.stop()
 
 
-async def test_long_polling_through_http_with_a_real_bot(
-    core: FakeTelegram, server: FakeTelegramServer
-) -> None:
+async def test_long_polling_through_http_with_a_real_bot(core: FakeTelegram, server: FakeTelegramServer) -> None:
     alice = core.add_user("Alice", language_code="zh-hans")
     async with Bot(TOKEN, base_url=server.base_url, base_file_url=server.base_file_url) as bot:
         assert await bot.get_updates(timeout=0) == ()
@@ -363,9 +379,7 @@ async def test_long_polling_through_http_with_a_real_bot(
         confirmed = await bot.get_updates(offset=again[-1].update_id + 1, timeout=0)
         assert confirmed == ()
 
-        sent = await bot.send_message(
-            alice["id"], "<b>你好</b>", reply_markup=keyboard("ok"), parse_mode="HTML"
-        )
+        sent = await bot.send_message(alice["id"], "<b>你好</b>", reply_markup=keyboard("ok"), parse_mode="HTML")
         assert sent.text == "你好" and sent.chat.id == alice["id"]
         photo = await bot.send_photo(alice["id"], tiny_png())
         data = await (await bot.get_file(photo.photo[-1].file_id)).download_as_bytearray()
@@ -375,9 +389,7 @@ async def test_long_polling_through_http_with_a_real_bot(
             await bot.send_message(alice["id"], "x")
 
 
-async def test_a_second_poller_ends_the_first_with_a_conflict(
-    core: FakeTelegram, server: FakeTelegramServer
-) -> None:
+async def test_a_second_poller_ends_the_first_with_a_conflict(core: FakeTelegram, server: FakeTelegramServer) -> None:
     async with Bot(TOKEN, base_url=server.base_url) as first, Bot(TOKEN, base_url=server.base_url) as second:
         poll = asyncio.create_task(first.get_updates(timeout=5))
         await asyncio.sleep(0.1)
@@ -386,14 +398,10 @@ async def test_a_second_poller_ends_the_first_with_a_conflict(
             await asyncio.wait_for(poll, 3)
 
 
-async def test_http_door_accepts_json_and_has_control_endpoints(
-    core: FakeTelegram, server: FakeTelegramServer
-) -> None:
+async def test_http_door_accepts_json_and_has_control_endpoints(core: FakeTelegram, server: FakeTelegramServer) -> None:
     base = f"http://127.0.0.1:{server.port}"
     async with httpx.AsyncClient(base_url=base, trust_env=False) as client:
-        user = (
-            await client.post("/_control/users", json={"first_name": "Bob", "language_code": "en"})
-        ).json()
+        user = (await client.post("/_control/users", json={"first_name": "Bob", "language_code": "en"})).json()
         sent = await client.post("/_control/send", json={"user_id": user["id"], "text": "/help"})
         assert sent.json()["message"]["entities"][0]["type"] == "bot_command"
 
@@ -474,9 +482,7 @@ async def test_webhook_receives_updates_with_the_secret(core: FakeTelegram) -> N
 
     class Hook(RequestHandler):
         def post(self) -> None:
-            received.put_nowait(
-                (self.request.headers.get("X-Telegram-Bot-Api-Secret-Token"), self.request.body)
-            )
+            received.put_nowait((self.request.headers.get("X-Telegram-Bot-Api-Secret-Token"), self.request.body))
 
     sockets = bind_sockets(0, "127.0.0.1")
     hook_server = HTTPServer(TornadoApplication([(r"/hook", Hook)]))
@@ -484,9 +490,7 @@ async def test_webhook_receives_updates_with_the_secret(core: FakeTelegram) -> N
     port = sockets[0].getsockname()[1]
     request = FakeRequest(core)
     try:
-        async with Bot(
-            TOKEN, base_url="http://fake/bot", request=request, get_updates_request=request
-        ) as bot:
+        async with Bot(TOKEN, base_url="http://fake/bot", request=request, get_updates_request=request) as bot:
             alice = core.add_user("Alice")
             await bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="s3cret")
             with pytest.raises(Exception, match="webhook is active"):
@@ -545,9 +549,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             ["Help"],
         ]
     )
-    await update.effective_message.reply_text(
-        f"Welcome {' '.join(context.args or [])}".strip(), reply_markup=markup
-    )
+    await update.effective_message.reply_text(f"Welcome {' '.join(context.args or [])}".strip(), reply_markup=markup)
     raise ApplicationHandlerStop
 
 

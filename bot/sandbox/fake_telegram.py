@@ -51,12 +51,9 @@ BLOCKED = "Forbidden: bot was blocked by the user"
 CHAT_NOT_FOUND = "Bad Request: chat not found"
 NOT_STARTED = "Forbidden: bot can't initiate conversation with a user"
 QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
-POLL_CONFLICT = (
-    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
-)
+POLL_CONFLICT = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
 WEBHOOK_CONFLICT = (
-    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the "
-    "webhook first"
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
 )
 DEFAULT_UPDATE_TYPES = frozenset(
     {
@@ -501,9 +498,7 @@ class FakeTelegram:
     def user_text(self, user_id: int, text: str, *, chat_id: int | None = None, deliver: bool = True) -> JSON:
         return self.user_message(user_id, {"text": text}, chat_id=chat_id, deliver=deliver)
 
-    def press_button(
-        self, user_id: int, chat_id: int, message_id: int, data: str, *, deliver: bool = True
-    ) -> JSON:
+    def press_button(self, user_id: int, chat_id: int, message_id: int, data: str, *, deliver: bool = True) -> JSON:
         """A callback query for `data` on a stored message, carrying that message as it is now."""
         chat = self._chat(chat_id)
         record = chat.messages.get(message_id)
@@ -599,9 +594,7 @@ class FakeTelegram:
         """The command list a client shows in this chat, resolved through scopes like Telegram."""
         chat = self._chat(chat_id)
         scopes: list[JSON] = [{"type": "chat", "chat_id": chat_id}]
-        scopes.append(
-            {"type": "all_private_chats"} if chat.type == "private" else {"type": "all_group_chats"}
-        )
+        scopes.append({"type": "all_private_chats"} if chat.type == "private" else {"type": "all_group_chats"})
         scopes.append({"type": "default"})
         lang = (language_code or "")[:2].lower()
         for scope in scopes:
@@ -636,12 +629,7 @@ class FakeTelegram:
             while True:
                 event = await queue.get()
                 message = event.message
-                if (
-                    event.kind == "message"
-                    and message
-                    and message["from"]["is_bot"]
-                    and message["message_id"] > after
-                ):
+                if event.kind == "message" and message and message["from"]["is_bot"] and message["message_id"] > after:
                     return message
         finally:
             self.unsubscribe(queue)
@@ -759,11 +747,7 @@ class FakeTelegram:
             raise ApiError(400, "Bad Request: chat_id is empty")
         if isinstance(raw, str) and raw.startswith("@"):
             chat = next(
-                (
-                    c
-                    for c in self._chats.values()
-                    if c.info.get("username") == raw[1:] and c.type != "private"
-                ),
+                (c for c in self._chats.values() if c.info.get("username") == raw[1:] and c.type != "private"),
                 None,
             )
         else:
@@ -867,14 +851,10 @@ class FakeTelegram:
                 chat.reply_keyboard = keyboard
             elif keyboard.get("remove_keyboard"):
                 chat.reply_keyboard = None
-        record = self._store(
-            chat, content, sender=self.bot, from_bot=True, reply_keyboard=keyboard, reply_to=reply_to
-        )
+        record = self._store(chat, content, sender=self.bot, from_bot=True, reply_keyboard=keyboard, reply_to=reply_to)
         return copy.deepcopy(record.message)
 
-    def _formatted(
-        self, params: _Params, text_key: str, entities_key: str, limit: int
-    ) -> tuple[str, list[JSON]]:
+    def _formatted(self, params: _Params, text_key: str, entities_key: str, limit: int) -> tuple[str, list[JSON]]:
         text = params.text(text_key, "") or ""
         mode = (params.text("parse_mode") or "").lower()
         if params.has(entities_key) and not mode:
@@ -926,9 +906,7 @@ class FakeTelegram:
         if stored is None:
             raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
         if stored.kind != kind:
-            raise ApiError(
-                400, f"Bad Request: can't use file of type {stored.kind.title()} as {kind.title()}"
-            )
+            raise ApiError(400, f"Bad Request: can't use file of type {stored.kind.title()} as {kind.title()}")
         if kind == "photo":
             return copy.deepcopy(self._photo_sets[value])
         return stored
@@ -1057,7 +1035,9 @@ class FakeTelegram:
         record = chat.messages.get(message_id)
         if record is None:
             raise ApiError(400, "Bad Request: message to delete not found")
-        if chat.type == "private" and self._now() - record.message["date"] > DELETE_WINDOW_SECONDS:
+        if chat.type != "private" and not record.from_bot:
+            raise ApiError(400, "Bad Request: message can't be deleted")
+        if self._now() - record.message["date"] > DELETE_WINDOW_SECONDS:
             raise ApiError(400, "Bad Request: message can't be deleted for everyone")
         del chat.messages[message_id]
         self._emit(ChatEvent("deleted", chat.id, copy.deepcopy(record.message)))
@@ -1102,9 +1082,7 @@ class FakeTelegram:
                 raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
         key = self._commands_key(params)
         if commands:
-            self._commands[key] = [
-                {"command": c["command"], "description": c["description"]} for c in commands
-            ]
+            self._commands[key] = [{"command": c["command"], "description": c["description"]} for c in commands]
         else:
             self._commands.pop(key, None)
         return True
@@ -1289,9 +1267,7 @@ class FakeTelegram:
                 try:
                     response = await client.post(hook.url, json=update, headers=headers)
                     failure = (
-                        None
-                        if response.is_success
-                        else f"Wrong response from the webhook: {response.status_code}"
+                        None if response.is_success else f"Wrong response from the webhook: {response.status_code}"
                     )
                 except httpx.HTTPError as exc:
                     failure = f"Connection failed: {exc.__class__.__name__}"
@@ -1391,14 +1367,11 @@ def parse_html(text: str, users: Callable[[int], JSON | None] = lambda _id: None
             top = stack.pop()
             if end_name and end_name != top.tag:
                 raise fail(
-                    f'Unmatched end tag at byte offset {byte(begin)}, expected "</{top.tag}>", '
-                    f'found "</{end_name}>"'
+                    f'Unmatched end tag at byte offset {byte(begin)}, expected "</{top.tag}>", found "</{end_name}>"'
                 )
             length = u16 - top.offset
             if length > 0:
-                entity = _close_entity(
-                    top, length, "".join(out[top.start :]), users, entities, code_languages
-                )
+                entity = _close_entity(top, length, "".join(out[top.start :]), users, entities, code_languages)
                 if entity is not None:
                     entities.append(entity)
             continue
@@ -1420,9 +1393,7 @@ def parse_html(text: str, users: Callable[[int], JSON | None] = lambda _id: None
     return "".join(out), entities
 
 
-def _attributes(
-    text: str, i: int, tag: str, begin_byte: int, fail: Callable[[str], ApiError]
-) -> tuple[str, bool, int]:
+def _attributes(text: str, i: int, tag: str, begin_byte: int, fail: Callable[[str], ApiError]) -> tuple[str, bool, int]:
     """Read a start tag's attributes from just after its name; returns (argument, expandable, next index)."""
     n = len(text)
     argument = ""
@@ -1449,8 +1420,7 @@ def _attributes(
                 expandable = True
                 continue
             raise fail(
-                f'Expected equal sign in declaration of an attribute of the tag "{tag}" '
-                f"at byte offset {begin_byte}"
+                f'Expected equal sign in declaration of an attribute of the tag "{tag}" at byte offset {begin_byte}'
             )
         i += 1
         while i < n and text[i] in _SPACE:
@@ -1512,11 +1482,7 @@ def _close_entity(
             code_languages[(top.offset, length)] = top.argument
     elif top.tag == "pre":
         inner_code = next(
-            (
-                e
-                for e in entities
-                if e["type"] == "code" and e["offset"] == top.offset and e["length"] == length
-            ),
+            (e for e in entities if e["type"] == "code" and e["offset"] == top.offset and e["length"] == length),
             None,
         )
         if inner_code is not None:
@@ -1640,9 +1606,7 @@ def _inline(raw: JSON) -> JSON | None:
                 raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
             url = button.get("url")
             if url is not None and not re.match(r"(https?|tg)://\S+$", str(url)):
-                raise ApiError(
-                    400, f"Bad Request: inline keyboard button URL '{url}' is invalid: Wrong HTTP URL"
-                )
+                raise ApiError(400, f"Bad Request: inline keyboard button URL '{url}' is invalid: Wrong HTTP URL")
             clean_row.append({k: v for k, v in button.items() if v is not None})
         if clean_row:
             clean_rows.append(clean_row)
@@ -1730,9 +1694,4 @@ def tiny_png(width: int = 4, height: int = 3, rgb: tuple[int, int, int] = (200, 
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
