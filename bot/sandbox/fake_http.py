@@ -288,9 +288,7 @@ class _FaultsHandler(_Handler):
             elif data.get("code") == 429:
                 fault = Fault.flood(int(data.get("retry_after", 5)))
             else:
-                fault = Fault(
-                    int(data.get("code", 500)), str(data.get("description", "Internal Server Error"))
-                )
+                fault = Fault(int(data.get("code", 500)), str(data.get("description", "Internal Server Error")))
             self.core.fail_next(
                 method=data.get("method"),
                 chat_id=data.get("chat_id"),
@@ -371,9 +369,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description="An offline Telegram Bot API for the sandbox and benchmarks."
-    )
+    parser = argparse.ArgumentParser(description="An offline Telegram Bot API for the sandbox and benchmarks.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081, help="0 picks a free port")
     parser.add_argument("--token", default=None, help="accept only this bot token (default: any)")
