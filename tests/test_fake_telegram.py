@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support.people import BotHarness, HandlerError
 from telegram import (
     Bot,
     BotCommand,
@@ -48,6 +47,7 @@ from bot.config import Settings
 from bot.sandbox.fake_http import FakeTelegramServer
 from bot.sandbox.fake_request import FakeRequest
 from bot.sandbox.fake_telegram import FakeTelegram, Fault, FloodControl, parse_html, tiny_png
+from tests.support.people import BotHarness, HandlerError
 
 TOKEN = "123456:offline-test"
 
