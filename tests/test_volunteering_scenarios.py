@@ -86,7 +86,7 @@ async def cast(tmp_path: Path) -> AsyncIterator[Cast]:
 
 
 async def publish(cast: Cast, *, title: str = "Park clean-up", places: int = 3, start: str = "3-8 9:00",
-                  end: str = "11:00") -> int:
+                  end: str = "11:00", project: str = "No project") -> int:
     """Olga creates an activity through the guided conversation; returns its id."""
     olga = cast.olga
     await olga.send("/volunteer_admin")
@@ -102,7 +102,7 @@ async def publish(cast: Cast, *, title: str = "Park clean-up", places: int = 3, 
     await olga.press("Next ›")
     await olga.press("2")
     await olga.press("10")
-    await olga.press("No project")
+    await olga.press(project)
     assert "Check and publish" in olga.last_message.text
     await olga.press("📣 Publish")
     value = await cast.h.services.db.fetch_value("SELECT MAX(id) FROM opportunities")
@@ -182,6 +182,7 @@ async def test_an_offer_not_confirmed_in_time_passes_to_the_next(cast: Cast) -> 
     await cast.vols[0].press("Cancel my place")
     await cast.vols[0].press("Yes, cancel")
     assert "A place is free for you" in fourth.last_message.text
+    await cast.h.restart()  # the window is a timer row: a restart changes nothing
     await cast.h.advance(hours=11, minutes=59)
     assert await seat_state(cast, fourth, opportunity_id) is SeatState.OFFERED
     assert "A place is free" not in fifth.last_message.text
@@ -443,3 +444,89 @@ async def test_guided_creation_survives_hostile_input(cast: Cast) -> None:
     await olga.send("/cancel")
     assert "Cancelled" in olga.last_message.text
     assert await cast.h.services.db.fetch_value("SELECT COUNT(*) FROM opportunities") == 0
+
+
+async def test_organizer_runs_a_community_project_and_residents_volunteer_for_it(cast: Cast) -> None:
+    olga = cast.olga
+    await olga.send("/volunteer_admin")
+    await olga.press("📁 Projects")
+    assert "No community projects yet." in olga.last_message.text
+    await olga.press("➕ New project")
+    await olga.send("Green Corners")
+    await olga.send("Sunshine <NGO>")
+    await olga.press("Skip")
+    assert "Run by: Sunshine <NGO>" in olga.last_message.text
+    await olga.press("Create")
+    assert "Project created" in olga.inbox[-2].text
+    opportunity_id = await publish(cast, project="Green Corners")
+    volunteer = cast.vols[0]
+    await volunteer.send("/volunteer")
+    await volunteer.press("📁 Community projects")
+    await volunteer.press("Green Corners")
+    text = volunteer.last_message.text
+    assert "Run by: Sunshine <NGO>" in text and "Status: running" in text
+    assert "Upcoming activities you can join: 1" in text
+    await volunteer.press(next(b for b in volunteer.last_message.buttons if "Park clean-up" in b))
+    assert "📁 Green Corners" in volunteer.last_message.text
+    await volunteer.press(SIGN_UP)
+    assert await seat_state(cast, volunteer, opportunity_id) is SeatState.CONFIRMED
+    await olga.press("📁 Open the project")
+    await olga.press("completed")
+    project_card = next(m for m in olga.inbox if "Status changed." in m.text)  # edited in place
+    assert "Status: completed" in project_card.text
+    await volunteer.send("/volunteer")
+    await volunteer.press("📁 Community projects")
+    assert "no community projects" in volunteer.last_message.text
+
+
+async def test_cancelling_an_activity_tells_everyone_and_closes_it(cast: Cast) -> None:
+    opportunity_id = await publish(cast, places=1)
+    first, second = cast.vols[:2]
+    await open_card(first, opportunity_id)
+    await first.press(SIGN_UP)
+    await open_card(second, opportunity_id)
+    await second.press("Join the waitlist")
+    olga = cast.olga
+    await olga.press_data(f"vadm:o:{opportunity_id}")
+    await olga.press("❌ Cancel activity")
+    await olga.press("Yes, cancel it")
+    assert "Everyone signed up or waiting has been told" in olga.last_message.text
+    assert "❌ Cancelled" in olga.last_message.text
+    for person in (first, second):
+        assert "Park clean-up (Sat 8 Mar 09:00) has been cancelled by the organizer" in person.last_message.text
+    lanes = await cast.h.services.db.fetch_all(
+        "SELECT DISTINCT lane FROM outbox WHERE template LIKE '%cancelled by the organizer%'"
+    )
+    assert [r["lane"] for r in lanes] == [0]  # interactive
+    assert await _reminders(cast) == []
+    await cast.vols[2].press_data(f"vol:su:{opportunity_id}")
+    answer = cast.vols[2].last_callback_answer
+    assert answer is not None and "cancelled" in (answer.text or "")
+    await olga.press_data(f"vadm:xy:{opportunity_id}")  # a double tap
+    assert "already cancelled" in olga.last_message.text
+
+
+async def test_every_button_survives_forged_data(cast: Cast) -> None:
+    """Any client can send any callback data: every action, with missing, odd or foreign ids, is answered
+    without an error (the harness fails the test on any handler error) and changes no seat."""
+    opportunity_id = await publish(cast, places=1)
+    volunteer = cast.vols[0]
+    await open_card(volunteer, opportunity_id)
+    await volunteer.press(SIGN_UP)
+    actions = {
+        "vol": ["home", "join", "rec", "ls", "my", "pj", "h", "o", "cl", "cy", "no", "cf", "code", "su", "sf", "p"],
+        "vadm": ["home", "new", "pnew", "csv", "ls", "pj", "o", "va", "x", "xy", "p", "cap", "rs", "code", "r",
+                 "pp", "ci", "ns", "vf", "ps"],
+    }
+    odd = [[], ["x"], ["-1"], [str(2**70)], [str(opportunity_id), "999"], [str(opportunity_id), "1", "x", "1"]]
+    otto = cast.otto  # an organizer, but of another community, and no volunteer
+    await otto.send("/volunteer")
+    menu_message = otto.last_message.message_id  # pressed each time (a document cannot be edited into text)
+    for prefix, names in actions.items():
+        for name in names:
+            for args in odd:
+                await otto.press_data(":".join([prefix, name, *args]), message_id=menu_message)
+    seat = await capacity.seat_of(cast.h.services.db, vol.event_key(opportunity_id), cast.ids[volunteer.id])
+    assert seat is not None and seat.state is SeatState.CONFIRMED
+    counts = await capacity.counts(cast.h.services.db, vol.event_key(opportunity_id))
+    assert (counts.capacity, counts.confirmed, counts.waitlisted) == (1, 1, 0)

@@ -434,7 +434,9 @@ async def _new_view(ctx: Ctx, draft: Draft) -> View:
         projects = [p for p in await vol.managed_projects(ctx.services, ctx.person)
                     if p.status is not ProjectStatus.COMPLETED
                     and (d.get("community_id") is None or p.community_id == d.get("community_id"))]
-        rows = [[(p.name[:40], f"p:{p.id}")] for p in projects[:8]]
+        rows, _page, _pages = paginated(projects, int(d.get("page", 0)), per_page=6, per_row=1,
+                                        button=lambda p: (p.name[:40], f"p:{p.id}"), nav=lambda p: f"pg:{p}",
+                                        counter=_("{page} of {pages}"))
         return (_("Does it belong to a community project?"), [*rows, [(_("No project"), "p:0")], nav], None)
     if step == "review":
         return _review(ctx, d), [[(_("📣 Publish"), "publish")], nav], None
@@ -513,7 +515,7 @@ async def _new_scope(turn: Turn) -> None:
         return
     community_id = await vol.community_of_scope(ctx.services.db, wanted)
     await turn.goto("title", scope_kind=wanted.kind.value, scope_id=wanted.id, community_id=community_id,
-                    scope_label=_scope_label(ctx, *match))
+                    scope_label=_scope_label(ctx, *match), page=0)
 
 
 async def _new_answer(turn: Turn) -> None:
@@ -574,6 +576,9 @@ async def _new_answer(turn: Turn) -> None:
 async def _new_project_choice(turn: Turn) -> None:
     ctx = turn.ctx
     assert ctx.person is not None
+    if turn.action == "pg":
+        await turn.goto("project", page=turn.int_arg() or 0)
+        return
     if turn.action != "p" or turn.int_arg() is None:
         await _not_understood(turn)
         return
