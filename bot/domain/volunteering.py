@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
-from bot.domain.capacity import EventKey
+from bot.domain.capacity import EventKey, SeatState
 from bot.domain.people import Person, Role, Scope, ScopeKind
 
 KIND = "opportunity"  # the EventKey kind of volunteer activities
@@ -131,6 +131,16 @@ class ServiceEntry(BaseModel):
     checked_in_at: datetime | None
     verified_at: datetime | None
     verified_by_name: str | None = None
+
+
+class RosterLine(BaseModel, frozen=True):
+    """One person on an activity's roster: their place and, once marked, their attendance."""
+
+    seat_id: int
+    person_id: int
+    name: str
+    seat: SeatState
+    service: ServiceStatus | None  # None until a code is shown or they are marked
 
 
 class HoursSummary(BaseModel):

@@ -25,6 +25,7 @@ from bot.domain.volunteering import (
     TEXT_MAX,
     TITLE_MAX,
     ProjectStatus,
+    RosterLine,
     ServiceStatus,
     Skill,
     clean_code,
@@ -58,7 +59,7 @@ from bot.handlers.volunteer import (
 from bot.i18n import N_
 from bot.services import volunteering as vol
 from bot.services.capacity import CapacityChange
-from bot.services.volunteering import Document, Roster, RosterLine
+from bot.services.volunteering import Document, Roster
 from bot.storage.drafts import Draft
 from bot.ui.callbacks import decode, encode, int_part
 from bot.ui.html import esc

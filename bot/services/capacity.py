@@ -547,24 +547,24 @@ async def _offer_delivered(conn: Conn, seat_id: int, delivered_at: datetime) -> 
     await _set_offer_expiry(conn, delivered, event.starts_at)
 
 
-async def _offer_gone(db: Database, seat_id: int) -> bool:
-    """Drop an offer that no longer stands (confirmed elsewhere, lapsed, cancelled, event closed)."""
+async def _seat_left(db: Database, seat_id: int, state: SeatState) -> bool:
+    """Is the seat no longer in `state`, or its event no longer open? Then its queued push is dropped."""
     row = await db.fetch_one(
         "SELECT s.state, e.state AS event_state FROM seats s JOIN slot_events e "
         "ON e.kind = s.kind AND e.event_id = s.event_id WHERE s.id = ?",
         (seat_id,),
     )
-    return row is None or row["state"] != SeatState.OFFERED.value or row["event_state"] != "open"
+    return row is None or row["state"] != state.value or row["event_state"] != "open"
+
+
+async def _offer_gone(db: Database, seat_id: int) -> bool:
+    """An offer confirmed meanwhile, lapsed, given up, or for a cancelled event."""
+    return await _seat_left(db, seat_id, SeatState.OFFERED)
 
 
 async def _reminder_gone(db: Database, seat_id: int) -> bool:
-    """Drop a reminder to someone who left, or for an event that was cancelled meanwhile."""
-    row = await db.fetch_one(
-        "SELECT s.state, e.state AS event_state FROM seats s JOIN slot_events e "
-        "ON e.kind = s.kind AND e.event_id = s.event_id WHERE s.id = ?",
-        (seat_id,),
-    )
-    return row is None or row["state"] != SeatState.CONFIRMED.value or row["event_state"] != "open"
+    """A reminder to someone who left, or for an event that was cancelled meanwhile."""
+    return await _seat_left(db, seat_id, SeatState.CONFIRMED)
 
 
 async def _on_offer_expired(services: Services, conn: Conn, row: timers.TimerRow) -> None:

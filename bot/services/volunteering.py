@@ -14,7 +14,6 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 import aiosqlite
 from pydantic import BaseModel
@@ -34,6 +33,7 @@ from bot.domain.volunteering import (
     Opportunity,
     Project,
     ProjectStatus,
+    RosterLine,
     ServiceEntry,
     ServiceStatus,
     Skill,
@@ -122,8 +122,7 @@ async def community_of_scope(db: Database, scope: Scope) -> int | None:
     if scope.kind is ScopeKind.COMMUNITY:
         return scope.id
     if scope.kind is ScopeKind.GRID:
-        value = await db.fetch_value("SELECT community_id FROM grids WHERE id = ?", (scope.id,))
-        return None if value is None else int(value)
+        return await store.community_of_grid(db, scope.id)
     return None
 
 
@@ -416,10 +415,8 @@ ANNOUNCEMENT = "opportunity.announcement"  # outbox reason of announcements: dro
 
 
 async def _announcement_gone(db: Database, opportunity_id: int) -> bool:
-    row = await db.fetch_one(
-        "SELECT state FROM slot_events WHERE kind = ? AND event_id = ?", (KIND, opportunity_id)
-    )
-    return row is None or row["state"] != "open"
+    event = await capacity.get_event(db, event_key(opportunity_id))
+    return event is None or not event.open
 
 
 outbox.register_drop_check(ANNOUNCEMENT, _announcement_gone)
@@ -498,15 +495,6 @@ async def cancel_opportunity(services: Services, staff: Person, opportunity_id: 
 
 
 @dataclass(frozen=True)
-class RosterLine:
-    seat_id: int
-    person_id: int
-    name: str
-    seat: SeatState
-    service: ServiceStatus | None  # None until checked in or marked
-
-
-@dataclass(frozen=True)
 class Roster:
     opportunity: Opportunity
     counts: Counts
@@ -515,26 +503,12 @@ class Roster:
     def with_service(self, *statuses: ServiceStatus) -> list[RosterLine]:
         return [line for line in self.lines if line.service in statuses]
 
-    def expected(self) -> list[RosterLine]:
-        """Confirmed places not marked yet."""
-        return [line for line in self.lines
-                if line.seat is SeatState.CONFIRMED and line.service in {None, ServiceStatus.EXPECTED}]
-
 
 async def roster(services: Services, staff: Person, opportunity_id: int) -> Roster | None:
     opp = await managed_opportunity(services, staff, opportunity_id)
     if opp is None:
         return None
-    rows = await services.db.fetch_all(
-        "SELECT s.id, s.person_id, s.state, p.name, vs.status FROM seats s JOIN people p ON p.id = "
-        "s.person_id "
-        "LEFT JOIN volunteer_service vs ON vs.seat_id = s.id WHERE s.kind = ? AND s.event_id = ? "
-        "AND s.state IN ('confirmed', 'offered', 'waitlisted') "
-        "ORDER BY CASE s.state WHEN 'confirmed' THEN 0 WHEN 'offered' THEN 1 ELSE 2 END, s.seq",
-        (KIND, opp.id),
-    )
-    lines = [RosterLine(r["id"], r["person_id"], r["name"], SeatState(r["state"]),
-                        ServiceStatus(r["status"]) if r["status"] else None) for r in rows]
+    lines = await store.roster_lines(services.db, opp.id)
     return Roster(opp, await capacity.counts(services.db, opp.key), lines)
 
 
@@ -570,19 +544,13 @@ async def check_in(services: Services, staff: Person, opportunity_id: int, *, se
         seat = await capacity.seat_by_id(conn, seat_id) if seat_id is not None else None
         if seat is None or seat.key != opp.key or seat.state is not SeatState.CONFIRMED:
             return CheckInResult(CheckIn.NOT_CONFIRMED)
-        name = await _name(conn, seat.person_id)
+        name = await store.person_name(conn, seat.person_id)
         method = CheckInMethod.CODE if code is not None else CheckInMethod.ROSTER
         marked = await store.mark(
             conn, seat_id=seat.id, opportunity_id=opp.id, person_id=seat.person_id,
             status=ServiceStatus.ATTENDED, method=method, hours=opp.hours, by=staff.id, now=now,
         )
         return CheckInResult(CheckIn.DONE if marked else CheckIn.ALREADY, name)
-
-
-async def _name(conn: aiosqlite.Connection, person_id: int) -> str:
-    async with conn.execute("SELECT name FROM people WHERE id = ?", (person_id,)) as cursor:
-        row = await cursor.fetchone()
-    return row["name"] if row else ""
 
 
 async def mark_no_show(services: Services, staff: Person, opportunity_id: int, seat_id: int) -> CheckInResult:
@@ -599,7 +567,7 @@ async def mark_no_show(services: Services, staff: Person, opportunity_id: int, s
             return CheckInResult(CheckIn.NOT_CONFIRMED)
         marked = await store.mark(conn, seat_id=seat.id, opportunity_id=opp.id, person_id=seat.person_id,
                                   status=ServiceStatus.NO_SHOW, method=None, hours=0, by=staff.id, now=now)
-        return CheckInResult(CheckIn.DONE if marked else CheckIn.ALREADY, await _name(conn, seat.person_id))
+        return CheckInResult(CheckIn.DONE if marked else CheckIn.ALREADY, await store.person_name(conn, seat.person_id))
 
 
 async def verify(services: Services, staff: Person, opportunity_id: int, seat_ids: list[int] | None = None
@@ -613,12 +581,7 @@ async def verify(services: Services, staff: Person, opportunity_id: int, seat_id
         return None
     now = services.clock.now()
     async with services.db.transaction() as conn:
-        async with conn.execute(
-            "SELECT seat_id, person_id, hours FROM volunteer_service WHERE opportunity_id = ? AND status = "
-            "'attended'",
-            (opp.id,),
-        ) as cursor:
-            attended = {row["seat_id"]: (row["person_id"], row["hours"]) for row in await cursor.fetchall()}
+        attended = await store.attended(conn, opp.id)
         wanted = list(attended) if seat_ids is None else [s for s in seat_ids if s in attended]
         done = await store.verify(conn, seat_ids=wanted, points=opp.points, by=staff.id, now=now)
         for seat_id in done:
@@ -796,34 +759,10 @@ async def managed_all(
 # ---- personal data -----------------------------------------------------------------------------------
 
 
-async def _export_volunteering(db: Database, person_id: int) -> list[dict[str, Any]]:
-    rows = await db.fetch_all("SELECT skills, availability, consent_at, joined_at FROM volunteers "
-                              "WHERE person_id = ?", (person_id,))
-    seats = await db.fetch_all(
-        "SELECT o.title, s.state, s.created_at, s.updated_at FROM seats s JOIN opportunities o ON o.id = "
-        "s.event_id "
-        "WHERE s.kind = ? AND s.person_id = ? ORDER BY s.id", (KIND, person_id),
-    )
-    service = await db.fetch_all(
-        "SELECT o.title, vs.status, vs.hours, vs.points, vs.checked_in_at, vs.verified_at FROM "
-        "volunteer_service vs "
-        "JOIN opportunities o ON o.id = vs.opportunity_id WHERE vs.person_id = ? ORDER BY vs.seat_id",
-        (person_id,),
-    )
-    records = await db.fetch_all(
-        "SELECT number, issued_at, hours, points, activities FROM service_records WHERE person_id = ?",
-        (person_id,),
-    )
-    return ([{"volunteer": dict(r)} for r in rows] + [{"sign_up": dict(r)} for r in seats]
-            + [{"service": dict(r)} for r in service] + [{"service_record": dict(r)} for r in records])
-
-
 async def _erase_volunteering(conn: aiosqlite.Connection, person_id: int) -> None:
     """Leave every activity (places pass on), forget skills and records; hours stay, anonymised."""
     await capacity.release_person(conn, person_id)
-    await conn.execute("UPDATE volunteer_service SET checkin_code = NULL WHERE person_id = ?", (person_id,))
-    await conn.execute("DELETE FROM volunteers WHERE person_id = ?", (person_id,))
-    await conn.execute("DELETE FROM service_records WHERE person_id = ?", (person_id,))
+    await store.erase_person(conn, person_id)
 
 
-accounts.register_personal_data("volunteering", _export_volunteering, _erase_volunteering)
+accounts.register_personal_data("volunteering", store.export_person, _erase_volunteering)

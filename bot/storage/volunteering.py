@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import aiosqlite
 
@@ -16,6 +17,7 @@ from bot.domain.volunteering import (
     Opportunity,
     Project,
     ProjectStatus,
+    RosterLine,
     ServiceEntry,
     ServiceStatus,
     Skill,
@@ -33,6 +35,16 @@ def _codes(value: str) -> list[str]:
 
 def _skills(value: str) -> list[Skill]:
     return [Skill(code) for code in _codes(value) if code in Skill.__members__.values()]
+
+
+async def community_of_grid(db: Database, grid_id: int) -> int | None:
+    value = await db.fetch_value("SELECT community_id FROM grids WHERE id = ?", (grid_id,))
+    return None if value is None else int(value)
+
+
+async def person_name(conn: Conn, person_id: int) -> str:
+    row = await _one(conn, "SELECT name FROM people WHERE id = ?", (person_id,))
+    return row["name"] if row else ""
 
 
 async def _one(conn: Conn, sql: str, params: tuple[object, ...]) -> aiosqlite.Row | None:
@@ -352,6 +364,30 @@ async def verify(conn: Conn, *, seat_ids: list[int], points: int, by: int, now: 
     return verified
 
 
+async def roster_lines(db: Database, opportunity_id: int) -> list[RosterLine]:
+    """Active seats with their attendance: confirmed first, then offered, then the waitlist in order."""
+    rows = await db.fetch_all(
+        "SELECT s.id, s.person_id, s.state, p.name, vs.status FROM seats s JOIN people p ON p.id = "
+        "s.person_id "
+        "LEFT JOIN volunteer_service vs ON vs.seat_id = s.id WHERE s.kind = ? AND s.event_id = ? "
+        "AND s.state IN ('confirmed', 'offered', 'waitlisted') "
+        "ORDER BY CASE s.state WHEN 'confirmed' THEN 0 WHEN 'offered' THEN 1 ELSE 2 END, s.seq",
+        (KIND, opportunity_id),
+    )
+    return [RosterLine(seat_id=r["id"], person_id=r["person_id"], name=r["name"], seat=SeatState(r["state"]),
+                       service=ServiceStatus(r["status"]) if r["status"] else None) for r in rows]
+
+
+async def attended(conn: Conn, opportunity_id: int) -> dict[int, tuple[int, float]]:
+    """Seats checked in and not yet verified: seat id → (person id, hours)."""
+    async with conn.execute(
+        "SELECT seat_id, person_id, hours FROM volunteer_service WHERE opportunity_id = ? AND status = "
+        "'attended'",
+        (opportunity_id,),
+    ) as cursor:
+        return {row["seat_id"]: (row["person_id"], row["hours"]) for row in await cursor.fetchall()}
+
+
 # ---- service records -------------------------------------------------------------------------------
 
 
@@ -368,3 +404,37 @@ async def insert_record(
     number = record_number(cursor.lastrowid, now)
     await conn.execute("UPDATE service_records SET number = ? WHERE id = ?", (number, cursor.lastrowid))
     return number
+
+
+# ---- a person's own data (/mydata, /deleteme) ---------------------------------------------------------
+
+
+async def export_person(db: Database, person_id: int) -> list[dict[str, Any]]:
+    """Everything volunteering holds about a person."""
+    profile = await db.fetch_all(
+        "SELECT skills, availability, consent_at, joined_at FROM volunteers WHERE person_id = ?", (person_id,)
+    )
+    seats = await db.fetch_all(
+        "SELECT o.title, s.state, s.created_at, s.updated_at FROM seats s JOIN opportunities o "
+        "ON o.id = s.event_id WHERE s.kind = ? AND s.person_id = ? ORDER BY s.id",
+        (KIND, person_id),
+    )
+    service = await db.fetch_all(
+        "SELECT o.title, vs.status, vs.hours, vs.points, vs.checked_in_at, vs.verified_at "
+        "FROM volunteer_service vs JOIN opportunities o ON o.id = vs.opportunity_id WHERE vs.person_id = ? "
+        "ORDER BY vs.seat_id",
+        (person_id,),
+    )
+    records = await db.fetch_all(
+        "SELECT number, issued_at, hours, points, activities FROM service_records WHERE person_id = ?",
+        (person_id,),
+    )
+    return ([{"volunteer": dict(r)} for r in profile] + [{"sign_up": dict(r)} for r in seats]
+            + [{"service": dict(r)} for r in service] + [{"service_record": dict(r)} for r in records])
+
+
+async def erase_person(conn: Conn, person_id: int) -> None:
+    """Forget skills, codes and issued records; attendance and hours stay, tied to the anonymised person."""
+    await conn.execute("UPDATE volunteer_service SET checkin_code = NULL WHERE person_id = ?", (person_id,))
+    await conn.execute("DELETE FROM volunteers WHERE person_id = ?", (person_id,))
+    await conn.execute("DELETE FROM service_records WHERE person_id = ?", (person_id,))
