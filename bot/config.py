@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     categories_file: Path | None = None
     location_max_distance_m: float = Field(default=300.0, gt=0)
     duplicate_window_days: int = Field(default=14, ge=0, le=365)
+    meeting_confirm_hours: float = Field(default=6.0, gt=0, le=168)
+    broadcast_progress_seconds: int = Field(default=10, ge=2, le=600)
 
     @field_validator("timezone")
     @classmethod
