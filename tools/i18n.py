@@ -5,7 +5,8 @@
 Extracts every `_()` / `N_()` message id from bot/, adds new ones to each catalog and drops gone
 ones (kept translations stay), fills English with the message id, takes zh_Hans translations from
 FILE.json ({"msgid": "简体译文"}), and drafts missing zh_Hant entries from zh_Hans with OpenCC
-(s2twp) — check drafted terms against ../shared/GLOSSARY.md. Catalogs are written sorted and
+(s2twp), mending the glossary terms OpenCC words differently (HANT_GLOSSARY) — check the rest against
+../shared/GLOSSARY.md. Catalogs are written sorted and
 without locations so that parallel changes merge cleanly. An flock serialises concurrent runs.
 """
 
@@ -25,6 +26,8 @@ from babel.messages.pofile import read_po, write_po
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ("zh_Hans", "zh_Hant", "en")
 KEYWORDS = {"_": None, "N_": None}
+# OpenCC's Taiwan phrasing differs from the glossary (../shared/GLOSSARY.md) for these terms.
+HANT_GLOSSARY = {"社群": "社區", "專案": "項目", "時長": "時數", "釋出": "發布", "資訊員": "信息員"}
 # A fixed header date keeps catalogs byte-stable between runs, so they merge cleanly.
 FIXED_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -86,6 +89,9 @@ def sync(additions: dict[str, str]) -> int:
                 text = msgid
             if locale == "zh_Hant" and not text and current["zh_Hans"].get(msgid) and converter:
                 text = converter.convert(current["zh_Hans"][msgid])
+            if locale == "zh_Hant":
+                for wrong, right in HANT_GLOSSARY.items():
+                    text = text.replace(wrong, right)
             if not text:
                 missing.append(f"{locale}: {msgid!r}")
             updated[msgid] = text

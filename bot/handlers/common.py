@@ -70,13 +70,15 @@ class Ctx:
     async def show(self, text: str, markup: InlineKeyboardMarkup | None = None) -> int:
         """Edit the pressed message in place when the input was a button, else send a new one."""
         query = self.update.callback_query
-        if query is not None and query.message is not None:
+        pressed = query.message if query is not None else None
+        # Only a text message can be edited into text; a button under a photo or document gets a new message.
+        if query is not None and isinstance(pressed, Message) and pressed.text is not None:
             try:
                 await query.edit_message_text(text, reply_markup=markup)
             except BadRequest as exc:
                 if "not modified" not in str(exc).lower():
                     raise
-            return query.message.message_id
+            return pressed.message_id
         message = await self.reply(text, markup)
         return message.message_id
 
