@@ -9,11 +9,15 @@ def register_all(application: Application) -> None:
     """Every feature registers its own handlers; groups (bot/handlers/groups.py) set the order."""
     from bot.handlers import (
         account,
+        broadcast,
         fallback,
         flows,
+        groups_link,
         invites,
+        meetings,
         menu,
         my_reports,
+        notifications,
         onboarding,
         report_flow,
         report_staff,
@@ -23,6 +27,6 @@ def register_all(application: Application) -> None:
     )
 
     features = (onboarding, account, invites, tasks, report_flow, my_reports, report_staff, volunteer,
-                volunteer_admin)
+                volunteer_admin, broadcast, meetings, notifications, groups_link)
     for module in (*features, flows, menu, fallback):
         module.register(application)

@@ -495,3 +495,78 @@ async def _erase_mutes(conn: aiosqlite.Connection, person_id: int) -> None:
 
 
 accounts.register_personal_data("notification_choices", _export_mutes, _erase_mutes)
+
+
+# ---- linked Telegram groups -----------------------------------------------------------------------------
+
+
+class LinkOutcome(StrEnum):
+    LINKED = "linked"
+    NOT_ALLOWED = "not_allowed"  # not an organizer or admin, or the place is outside their area
+    UNKNOWN_PLACE = "unknown_place"
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    outcome: LinkOutcome
+    place: str = ""
+
+
+async def linkable_grids(services: Services, person: Person) -> list[audiences.Choice]:
+    """Grids this person may link a group to (buildings are linked by their code)."""
+    return await audiences.choices(services.db, person, audiences.GRID) if may_send(person) else []
+
+
+async def link_group(services: Services, person: Person, chat_id: int, title: str, *, grid_id: int | None = None,
+                     code: str | None = None) -> LinkResult:
+    """Link a group to a grid (by id or code) or a building (by code) inside the person's own area."""
+    if not may_send(person):
+        return LinkResult(LinkOutcome.NOT_ALLOWED)
+    place = await _place(services.db, grid_id, code)
+    if place is None:
+        return LinkResult(LinkOutcome.UNKNOWN_PLACE)
+    kind, place_id, name = place
+    footprint = await audiences.footprint(services.db, Audience(kind=kind, ids=(place_id,)))
+    if not may_target(person, footprint):
+        return LinkResult(LinkOutcome.NOT_ALLOWED)
+    now = services.clock.now()
+    async with services.db.transaction() as conn:
+        await store.link(conn, chat_id, title, kind, place_id, person.id, now)
+        await people.audit(conn, now, person.id, "group.link", str(chat_id), f"{kind}:{place_id}")
+    return LinkResult(LinkOutcome.LINKED, name)
+
+
+async def _place(db: Database, grid_id: int | None, code: str | None) -> tuple[str, int, str] | None:
+    if grid_id is not None:
+        row = await db.fetch_one("SELECT id, name FROM grids WHERE id = ?", (grid_id,))
+        return None if row is None else (audiences.GRID, row["id"], row["name"])
+    cleaned = (code or "").strip()
+    for kind, table in ((audiences.GRID, "grids"), (audiences.BUILDING, "buildings")):
+        row = await db.fetch_one(f"SELECT id, name FROM {table} WHERE code = ? COLLATE NOCASE", (cleaned,))
+        if row is not None:
+            return kind, row["id"], row["name"]
+    return None
+
+
+async def unlink_group(services: Services, person: Person, chat_id: int) -> bool:
+    """Unlink a group the person may send to; False when it was not linked or is outside their area."""
+    group = await store.group(services.db, chat_id)
+    if group is None or group.scope_kind is None or not may_target(
+            person, None if group.community_id is None else frozenset({group.community_id})):
+        return False
+    now = services.clock.now()
+    async with services.db.transaction() as conn:
+        unlinked = await store.unlink(conn, chat_id, now)
+        await people.audit(conn, now, person.id, "group.unlink", str(chat_id))
+    return unlinked
+
+
+async def bot_membership(services: Services, chat_id: int, title: str, member: bool) -> None:
+    """The bot was added to a group or removed from it: a removed group gets no notice until added back."""
+    async with services.db.transaction() as conn:
+        await store.bot_member(conn, chat_id, title, member, services.clock.now())
+
+
+async def group_migrated(services: Services, old_chat_id: int, new_chat_id: int) -> None:
+    async with services.db.transaction() as conn:
+        await store.migrate_group(conn, old_chat_id, new_chat_id, services.clock.now())
