@@ -18,14 +18,24 @@ import logging
 import random
 import signal
 import socket
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
 from tornado.httpserver import HTTPServer
+from tornado.iostream import StreamClosedError
 from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
-from bot.sandbox.fake_telegram import JSON, FakeTelegram, Fault, FloodControl, SimulatedTimeout, Upload
+from bot.sandbox.fake_telegram import (
+    JSON,
+    ChatEvent,
+    FakeTelegram,
+    Fault,
+    FloodControl,
+    SimulatedTimeout,
+    StoredFile,
+    Upload,
+)
 
 T = TypeVar("T")
 
@@ -41,7 +51,9 @@ class FakeTelegramServer:
         port: int = 0,
         latency: float = 0.0,
         jitter: float = 0.0,
+        routes: Sequence[tuple[Any, ...]] = (),
     ) -> None:
+        """`routes`: more tornado routes served on the same port (the sandbox's web page)."""
         self.core = core
         self.host = host
         self.port = port
@@ -51,6 +63,7 @@ class FakeTelegramServer:
         self._sockets: list[socket.socket] = []
         self._inflight: set[asyncio.Future[Any]] = set()
         self._random = random.Random()
+        self._extra_routes = list(routes)
 
     @property
     def base_url(self) -> str:
@@ -75,6 +88,10 @@ class FakeTelegramServer:
             (r"/_control/chats/(-?\d+)/messages", _MessagesHandler),
             (r"/_control/chats/(-?\d+)/next", _NextMessageHandler),
             (r"/_control/chats/(-?\d+)/(block|unblock)", _BlockHandler),
+            (r"/_control/events", _EventsHandler),
+            (r"/_control/upload", _UploadHandler),
+            (r"/_control/files/([A-Za-z0-9_-]+)", _StoredFileHandler),
+            *self._extra_routes,
         ]
         application = Application(routes, server=self)
         self._sockets = bind_sockets(self.port, self.host)
@@ -350,6 +367,136 @@ class _BlockHandler(_Handler):
             self.reply(404, {"error": f"unknown chat {chat_id}"})
             return
         self.reply(200, update)
+
+
+class _EventsHandler(_Handler):
+    """GET ?chat_id=<id> -> server-sent events: the chat as it is now, then each change as it happens.
+
+    Every event is one JSON object: `kind` (snapshot, message, edited, deleted, callback_answer,
+    chat_action), `chat_id`, `message` or `messages` or `data`, plus the reply keyboard the person sees
+    and the chat's command list at that moment. Subscribing and the snapshot happen in one step, so
+    nothing falls between them.
+    """
+
+    HEARTBEAT_SECONDS = 15.0
+    _closed = False
+
+    async def get(self) -> None:
+        try:
+            chat_id = int(self.get_argument("chat_id"))
+            snapshot = self._state(chat_id, {"kind": "snapshot", "messages": self.core.messages(chat_id)})
+        except (KeyError, ValueError):
+            self.reply(404, {"error": "unknown chat"})
+            return
+        self.set_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.set_header("Cache-Control", "no-cache")
+        queue = self.core.subscribe(chat_id)
+        try:
+            await self._send(snapshot)
+            while not self._closed:
+                try:
+                    async with asyncio.timeout(self.HEARTBEAT_SECONDS):
+                        event = await self.server.track(queue.get())
+                except TimeoutError:
+                    self.write(": keep-alive\n\n")
+                    await self.flush()
+                    continue
+                await self._send(self._state(chat_id, _event_body(event)))
+        except (asyncio.CancelledError, StreamClosedError):
+            return
+        finally:
+            self.core.unsubscribe(queue)
+
+    def on_connection_close(self) -> None:
+        self._closed = True
+
+    def _state(self, chat_id: int, body: JSON) -> JSON:
+        user = self.core.user(chat_id) if chat_id > 0 else {}
+        return {
+            **body,
+            "chat_id": chat_id,
+            "keyboard": self.core.reply_keyboard(chat_id),
+            "commands": self.core.commands_for(chat_id, user.get("language_code")),
+        }
+
+    async def _send(self, body: JSON) -> None:
+        self.write(f"data: {json.dumps(body, ensure_ascii=False)}\n\n")
+        await self.flush()
+
+
+def _event_body(event: ChatEvent) -> JSON:
+    body: JSON = {"kind": event.kind}
+    if event.message is not None:
+        body["message"] = event.message
+    if event.data is not None:
+        body["data"] = event.data
+    return body
+
+
+class _UploadHandler(_Handler):
+    """POST multipart: user_id, kind (photo | voice | document), caption?, duration?, chat_id?, and the
+    file part `file` -> the Update of the person sending it, as a Telegram app uploads a file."""
+
+    def post(self) -> None:
+        parts = self.request.files.get("file")
+        kind = self.get_body_argument("kind", "")
+        if not parts or kind not in {"photo", "voice", "document"}:
+            self.reply(400, {"error": "expected a file part and kind photo, voice or document"})
+            return
+        part = parts[0]
+        body: JSON
+        if kind == "photo":
+            body = {"photo": self.core.store_photo(part.body)}
+        elif kind == "voice":
+            duration = max(1, int(float(self.get_body_argument("duration", "1"))))
+            voice = self.core.store_file(
+                "voice", part.body, duration=duration, mime_type=part.content_type or "audio/ogg"
+            )
+            body = {"voice": voice.as_dict()}
+        else:
+            mime_type = part.content_type or "application/octet-stream"
+            document = self.core.store_file(
+                "document", part.body, file_name=part.filename, mime_type=mime_type
+            )
+            body = {"document": document.as_dict()}
+        caption = self.get_body_argument("caption", "")
+        if caption:
+            body["caption"] = caption
+        chat_id = self.get_body_argument("chat_id", "")
+        try:
+            update = self.core.user_message(
+                int(self.get_body_argument("user_id")), body, chat_id=int(chat_id) if chat_id else None
+            )
+        except (KeyError, ValueError) as exc:
+            self.reply(400, {"error": str(exc)})
+            return
+        self.reply(200, update)
+
+
+class _StoredFileHandler(_Handler):
+    """GET -> the bytes behind a file_id (what a Telegram app downloads to show a photo or play a voice)."""
+
+    def get(self, file_id: str) -> None:
+        stored = self.core.file(file_id)
+        if stored is None:
+            self.reply(404, {"error": f"unknown file {file_id}"})
+            return
+        self.set_header("Content-Type", _content_type(stored))
+        self.set_header("Cache-Control", "max-age=86400, immutable")
+        self.finish(stored.content)
+
+
+def _content_type(stored: StoredFile) -> str:
+    declared = stored.fields.get("mime_type")
+    if declared:
+        return str(declared)
+    if stored.content.startswith(b"\x89PNG"):
+        return "image/png"
+    if stored.content.startswith(b"\xff\xd8"):
+        return "image/jpeg"
+    if stored.content[8:12] == b"WEBP":
+        return "image/webp"
+    return "application/octet-stream"
 
 
 async def serve(args: argparse.Namespace) -> None:
