@@ -90,8 +90,13 @@ class Rated(NamedTuple):
     stars: int
 
 
+def accepted_within(accept_by: datetime | None, accepted_at: datetime | None) -> bool:
+    """Signed for by the sign-for deadline (a report never accepted was not)."""
+    return accepted_at is not None and accept_by is not None and accepted_at <= accept_by
+
+
 def accepted_in_time(item: Assigned) -> bool:
-    return item.accepted_at is not None and item.accept_by is not None and item.accepted_at <= item.accept_by
+    return accepted_within(item.accept_by, item.accepted_at)
 
 
 def response_rate(items: Iterable[Assigned]) -> Ratio:
