@@ -7,9 +7,10 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import date
 from pathlib import Path
 
-from bot.config import Settings, SettingsError, load_settings
+from bot.config import LOCALES, Settings, SettingsError, load_settings
 from bot.storage.db import AlreadyRunning, Database
 
 EXIT_USAGE = 2
@@ -148,6 +149,35 @@ def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(with_db(settings, work))
 
 
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.clock import SystemClock
+    from bot.domain.people import Scope, ScopeKind
+    from bot.domain.rates import Period, PeriodKind
+    from bot.services import exports
+    from bot.services.container import Services
+
+    kind, _, number = args.scope.partition(":")
+    if not ((kind == "street" and not number) or (kind in {"community", "grid"} and number.isdigit())):
+        print("--scope must be street, community:ID or grid:ID", file=sys.stderr)
+        return EXIT_USAGE
+    if args.date_to < args.date_from:
+        print("--to must not be before --from", file=sys.stderr)
+        return EXIT_USAGE
+    scope = Scope(kind=ScopeKind(kind), id=int(number or 0))
+    period = Period(PeriodKind.RANGE, args.date_from, args.date_to)
+
+    async def work(db: Database) -> int:
+        services = Services(settings=settings, db=db, clock=SystemClock())
+        with args.out.open("w", encoding="utf-8-sig", newline="") as out:
+            rows = await exports.WRITERS[exports.Export(args.kind)](
+                services, scope, period, args.lang or settings.default_locale, out
+            )
+        print(f"wrote {rows} rows to {args.out}")
+        return 0
+
+    return asyncio.run(with_db(settings, work))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Gongzhi (共治): community governance bot.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -174,6 +204,17 @@ def build_parser() -> argparse.ArgumentParser:
     backup = sub.add_parser("backup", help="copy the database consistently while the bot runs")
     backup.add_argument("file", type=Path)
     backup.set_defaults(handler=cmd_backup)
+    exp = sub.add_parser("export", help="write reports (with timelines) or volunteer hours as CSV for Excel")
+    exp.add_argument("kind", choices=["reports", "hours"])
+    exp.add_argument("--from", dest="date_from", required=True, type=date.fromisoformat, metavar="YYYY-MM-DD",
+                     help="first day (street time)")
+    exp.add_argument("--to", dest="date_to", required=True, type=date.fromisoformat, metavar="YYYY-MM-DD",
+                     help="last day, included")
+    exp.add_argument("--out", required=True, type=Path, help="the CSV file to write (UTF-8 with BOM)")
+    exp.add_argument("--scope", default="street", help="street (default), community:ID or grid:ID")
+    exp.add_argument("--lang", choices=LOCALES,
+                     help="language of headers and labels (default: DEFAULT_LOCALE)")
+    exp.set_defaults(handler=cmd_export)
     return parser
 
 

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     duplicate_window_days: int = Field(default=14, ge=0, le=365)
     meeting_confirm_hours: float = Field(default=6.0, gt=0, le=168)
     broadcast_progress_seconds: int = Field(default=10, ge=2, le=600)
+    # The organizers' dashboard: a font file with Chinese glyphs for charts (default: found among the
+    # system's fonts), where weekly charts wait for the outbox, and when on Mondays the report goes out.
+    chart_font_file: Path | None = None
+    charts_dir: Path | None = None
+    weekly_report_time: time = time(9, 0)
 
     @field_validator("timezone")
     @classmethod

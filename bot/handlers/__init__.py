@@ -10,6 +10,7 @@ def register_all(application: Application) -> None:
     from bot.handlers import (
         account,
         broadcast,
+        export,
         fallback,
         flows,
         groups_link,
@@ -21,12 +22,13 @@ def register_all(application: Application) -> None:
         onboarding,
         report_flow,
         report_staff,
+        stats,
         tasks,
         volunteer,
         volunteer_admin,
     )
 
     features = (onboarding, account, invites, tasks, report_flow, my_reports, report_staff, volunteer,
-                volunteer_admin, broadcast, meetings, notifications, groups_link)
+                volunteer_admin, broadcast, meetings, notifications, groups_link, stats, export)
     for module in (*features, flows, menu, fallback):
         module.register(application)
