@@ -19,7 +19,7 @@ from bot.delivery import outbox
 from bot.delivery.outbox import Button, Lane, OutboxError, Relative, Tr, enqueue
 from bot.delivery.sender import MAX_ATTEMPTS
 from bot.runtime import runtime_of
-from bot.sandbox.fake_telegram import FakeTelegram, Fault
+from bot.sandbox.fake_telegram import FakeTelegram, Fault, tiny_png
 from bot.storage import people
 from bot.storage.db import Database
 from bot.timers.engine import schedule
@@ -126,6 +126,16 @@ async def test_an_overlong_description_is_cut_to_telegrams_limit(bot: BotHarness
     text = alice.last_message.text
     assert text.startswith("Report: 路灯坏了") and text.endswith("…")
     assert len(text) <= 4096
+
+
+async def test_a_photo_goes_with_its_caption(bot: BotHarness) -> None:
+    alice = bot.person("Alice")
+    alice_id = await person_row(bot, alice)
+    photo = bot.core.store_photo(tiny_png())[-1]["file_id"]
+    await push(bot, [alice_id], "The light at {place}", params={"place": "Building 3"}, photo=photo)
+    await bot.settle()
+    assert alice.last_message.text == "The light at Building 3"
+    assert alice.last_message.photo == tiny_png()
 
 
 async def test_mistakes_are_refused_when_queued(bot: BotHarness) -> None:
