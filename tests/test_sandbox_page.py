@@ -271,7 +271,8 @@ def test_a_busy_port_is_named_with_what_to_do(tmp_path: Path, cli_env: dict[str,
 # ------------------------------------------------------------------------------ the page in Chromium
 
 
-def chromium_or_skip() -> str:
+@pytest.fixture
+def chromium() -> str:
     """Debian's chromium and the Playwright client; missing means skip locally, fail on CI."""
     reason = None
     try:
@@ -299,8 +300,9 @@ async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
         await running.stop()
 
 
-async def test_resident_reports_in_the_page_and_the_worker_accepts_it(sandbox: Sandbox) -> None:
-    executable = chromium_or_skip()
+async def test_resident_reports_in_the_page_and_the_worker_accepts_it(
+    chromium: str, sandbox: Sandbox
+) -> None:
     from playwright.async_api import async_playwright, expect
 
     assert sandbox.directory.summary is not None and sandbox.application is not None
@@ -311,7 +313,7 @@ async def test_resident_reports_in_the_page_and_the_worker_accepts_it(sandbox: S
     errors: list[str] = []
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
         try:
             page = await browser.new_page(viewport={"width": 1500, "height": 900}, locale="zh-CN")
             page.set_default_timeout(20_000)
