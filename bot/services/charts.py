@@ -3,7 +3,8 @@
 Chinese labels need a CJK font. Without one matplotlib draws empty boxes ("tofu") and only warns, so
 the font is looked up first and a missing one raises `ChartFontMissing` with what to install. Debian's
 `fonts-noto-cjk` (installed by .ci/run) is found by path; CHART_FONT_FILE names any other .ttf, .otf
-or .ttc. The figure is built with the object API (no pyplot), so charts drawn in threads share no state.
+or .ttc. The figure is built with the object API (no pyplot), so charts drawn in threads share no state;
+matplotlib is imported when the first chart is drawn, so a bot that draws none does not carry it.
 """
 
 from __future__ import annotations
@@ -13,14 +14,12 @@ import io
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from matplotlib import font_manager
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
-from matplotlib.ft2font import FT2Font
-from matplotlib.patches import Patch
-from matplotlib.ticker import PercentFormatter
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.ft2font import FT2Font
 
 # Where distributions put Noto Sans CJK, Source Han Sans or WenQuanYi (Debian/Ubuntu first).
 FONT_CANDIDATES = (
@@ -72,6 +71,8 @@ def cjk_font(configured: Path | None, locale: str) -> ChartFont:
 
 
 def _find(configured: Path | None, locale: str) -> ChartFont:
+    from matplotlib import font_manager
+
     if configured is not None and not configured.is_file():
         raise ChartFontMissing(f"CHART_FONT_FILE {configured} is not a file; {INSTALL_HINT}")
     for path in [configured] if configured is not None else FONT_CANDIDATES:
@@ -87,6 +88,8 @@ def _find(configured: Path | None, locale: str) -> ChartFont:
 
 
 def _best_face(path: Path, wanted: str) -> FT2Font:
+    from matplotlib.ft2font import FT2Font
+
     first = FT2Font(str(path))
     for index in range(first.num_faces):
         face = FT2Font(str(path), face_index=index) if index else first
@@ -119,6 +122,11 @@ async def render(chart: WeeklyChart, font_file: Path | None) -> bytes:
 
 
 def draw(chart: WeeklyChart, font_file: Path | None) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.patches import Patch
+
     font = cjk_font(font_file, chart.locale)
     text = FontProperties(family=font.family)
     figure = Figure(figsize=(12, 5.6), dpi=100, layout="constrained")
@@ -138,7 +146,9 @@ def draw(chart: WeeklyChart, font_file: Path | None) -> bytes:
     return buffer.getvalue()
 
 
-def _percent_axis(axes, title: str, text: FontProperties) -> None:  # type: ignore[no-untyped-def]
+def _percent_axis(axes: Axes, title: str, text: FontProperties) -> None:
+    from matplotlib.ticker import PercentFormatter
+
     axes.set_title(title, fontproperties=text)
     axes.set_ylim(0, 105)
     axes.yaxis.set_major_formatter(PercentFormatter(100))
@@ -146,7 +156,7 @@ def _percent_axis(axes, title: str, text: FontProperties) -> None:  # type: igno
     axes.set_axisbelow(True)
 
 
-def _draw_units(axes, chart: WeeklyChart, font: ChartFont, text: FontProperties) -> None:  # type: ignore[no-untyped-def]
+def _draw_units(axes: Axes, chart: WeeklyChart, font: ChartFont, text: FontProperties) -> None:
     _percent_axis(axes, font.drawable(chart.units_title), text)
     names = [font.drawable(name)[:12] for name, _values in chart.units]
     width = 0.8 / 3
@@ -166,7 +176,7 @@ def _draw_units(axes, chart: WeeklyChart, font: ChartFont, text: FontProperties)
     axes.set_xticks(range(len(names)), names, fontproperties=text, rotation=30 if len(names) > 6 else 0)
 
 
-def _draw_trend(axes, chart: WeeklyChart, font: ChartFont, text: FontProperties) -> None:  # type: ignore[no-untyped-def]
+def _draw_trend(axes: Axes, chart: WeeklyChart, font: ChartFont, text: FontProperties) -> None:
     _percent_axis(axes, font.drawable(chart.trend_title), text)
     xs = range(len(chart.weeks))
     for index, colour in enumerate(COLOURS):

@@ -1,5 +1,4 @@
--- The organizers' dashboard: reports received in a period, and what is overdue right now.
--- (Assigned and closed in a period use reports_assigned_at and reports_closed_at from 003; ratings use
--- report_ratings_rated_at.)
+-- The organizers' dashboard: reports received in a period (by filing time).
+-- Assigned and closed in a period use reports_assigned_at and reports_closed_at (003), ratings given use
+-- report_ratings_rated_at, and "overdue now" starts from the open reports (reports_closed_at IS NULL).
 CREATE INDEX reports_created_at ON reports(created_at);
-CREATE INDEX reports_open_due ON reports(due_at) WHERE closed_at IS NULL;
