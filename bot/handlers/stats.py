@@ -186,13 +186,13 @@ def dashboard_text(ctx: Ctx, choice: ScopeChoice, board: Dashboard) -> str:
     ]
     if board.service.people:
         lines.append(
-            _("🙋 Volunteer service: {hours} hours by {people} people").format(
-                hours=f"{board.service.hours:g}", people=board.service.people
+            _("🙋 Volunteers: {people} · service hours: {hours}").format(
+                people=board.service.people, hours=f"{board.service.hours:g}"
             )
         )
     if board.attendance.meetings:
         lines.append(
-            _("📅 Meetings: {meetings} held, {present} present of {going} who said they would come").format(
+            _("📅 Meetings held: {meetings} · present: {present} of {going} who said they would come").format(
                 meetings=board.attendance.meetings,
                 present=board.attendance.present,
                 going=board.attendance.going,
