@@ -150,7 +150,8 @@ def _percent_axis(axes: Axes, title: str, text: FontProperties) -> None:
     from matplotlib.ticker import PercentFormatter
 
     axes.set_title(title, fontproperties=text)
-    axes.set_ylim(0, 105)
+    axes.set_ylim(0, 118)  # room above 100% for the bars' labels
+    axes.set_yticks(range(0, 101, 20))
     axes.yaxis.set_major_formatter(PercentFormatter(100))
     axes.grid(axis="y", alpha=0.3)
     axes.set_axisbelow(True)
@@ -169,7 +170,7 @@ def _draw_units(axes: Axes, chart: WeeklyChart, font: ChartFont, text: FontPrope
                 f"{h:.0f}%" if v[index] is not None else ""
                 for h, (_n, v) in zip(heights, chart.units, strict=True)
             ]
-            axes.bar_label(container, labels=labels, fontsize=8, padding=1)
+            axes.bar_label(container, labels=labels, fontsize=7, padding=2, rotation=90)
     for unit, (_name, values) in enumerate(chart.units):
         if all(value is None for value in values):
             axes.text(unit, 2, font.drawable(chart.no_data), ha="center", fontproperties=text, fontsize=8)

@@ -267,7 +267,8 @@ async def chart_of(services: Services, board: Dashboard, locale: str) -> charts.
             for g in await store.grids(db)
             if g.community_id == board.scope.id and str(g.id) not in present
         ]
-    shown = units[:CHART_UNITS]
+    # The busiest units, then in a fixed order so that one week's chart compares with the next.
+    shown = sorted(units[:CHART_UNITS], key=lambda u: names.get(u.key, "?"))
     weeks = await trend(services, board.scope, board.period)
     scope_label = await scope_name(services, board.scope, locale)
     r = board.rates
