@@ -268,7 +268,7 @@ async def chart_of(services: Services, board: Dashboard, locale: str) -> charts.
             if g.community_id == board.scope.id and str(g.id) not in present
         ]
     # The busiest units, then in a fixed order so that one week's chart compares with the next.
-    shown = sorted(units[:CHART_UNITS], key=lambda u: names.get(u.key, "?"))
+    shown = sorted(units[:CHART_UNITS], key=lambda u: int(u.key) if u.key.isdigit() else 0)
     weeks = await trend(services, board.scope, board.period)
     scope_label = await scope_name(services, board.scope, locale)
     r = board.rates
