@@ -532,6 +532,12 @@ async def _start_edit(ctx: Ctx, meeting_id: int, step: str) -> str | None:
     meeting = await service.managed(ctx.services, ctx.person, meeting_id)
     if meeting is None:
         return NOT_YOURS
+    if step == "minutes":
+        refusal = Refusal.NOT_STARTED if ctx.now < meeting.starts_at else Refusal.ALREADY if meeting.minutes else None
+    else:
+        refusal = service.changeable(meeting, ctx.now)
+    if refusal is not None:
+        return REFUSALS[refusal]
     await show(ctx, new_draft(ctx, EDIT_FLOW, step, meeting_id=meeting.id, title=meeting.title))
     return None
 

@@ -336,7 +336,7 @@ async def reschedule(services: Services, staff: Person, meeting_id: int, starts_
     """Move a meeting that has not started: everyone who answered is told, and the reminders move."""
     meeting = await managed(services, staff, meeting_id)
     now = services.clock.now()
-    refusal = _changeable(meeting, now) or _time_refusal(time_problem(starts_at, ends_at, now))
+    refusal = changeable(meeting, now) or _time_refusal(time_problem(starts_at, ends_at, now))
     if refusal is not None:
         return refusal
     assert meeting is not None
@@ -354,7 +354,8 @@ async def reschedule(services: Services, staff: Person, meeting_id: int, starts_
     return None
 
 
-def _changeable(meeting: Meeting | None, now: datetime) -> Refusal | None:
+def changeable(meeting: Meeting | None, now: datetime) -> Refusal | None:
+    """Why a meeting can no longer be moved or cancelled (None: it can)."""
     if meeting is None:
         return Refusal.NOT_ALLOWED
     if not meeting.open:
@@ -368,7 +369,7 @@ async def cancel(services: Services, staff: Person, meeting_id: int) -> Refusal 
     """Cancel a meeting that has not started: everyone who answered or got its notice is told."""
     meeting = await managed(services, staff, meeting_id)
     now = services.clock.now()
-    refusal = _changeable(meeting, now)
+    refusal = changeable(meeting, now)
     if refusal is not None:
         return refusal
     assert meeting is not None
