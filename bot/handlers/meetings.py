@@ -56,7 +56,6 @@ EXPIRED = N_("This button has expired. Send /start or /help to go on.")
 NOT_YOURS = N_("You don't manage this meeting (or it no longer exists).")
 Row = list[tuple[str, str]]
 
-ANSWER_LABELS = {Answer.GOING: N_("going"), Answer.MAYBE: N_("maybe"), Answer.NO: N_("can't go")}
 SEAT_MARKS = {SeatState.CONFIRMED: "✅", SeatState.OFFERED: "🙋", SeatState.WAITLISTED: "⏳"}
 REFUSALS: dict[Refusal, str] = {
     Refusal.NOT_ALLOWED: NOT_YOURS,
