@@ -16,7 +16,6 @@ from telegram import Update
 from bot.domain.people import Role, Scope, ScopeKind
 from bot.handlers import broadcast as broadcast_handlers
 from bot.runtime import runtime_of
-from bot.services import audiences
 from bot.storage import people
 from bot.storage.db import Database
 from tests.support.people import BotHarness, BotMessage, Person
@@ -263,7 +262,8 @@ async def test_a_linked_group_gets_the_notice_and_a_group_that_removed_the_bot_d
     await compose(olga, "💬 Linked Telegram groups", ["Block 1 neighbours · Grid1"], "Courtyard party at 6")
     assert "Reaches 0 people and 1 groups." in flow_message(olga, "📤 Send now").text
     await olga.press("📤 Send now")
-    assert [m.text for m in olga.messages_in(block_chat)][-1] == "📢 Community notice\n\nCourtyard party at 6"
+    # Groups read the street's default language.
+    assert [m.text for m in olga.messages_in(block_chat)][-1] == "📢 社区通知\n\nCourtyard party at 6"
     await h.process(h.core.block(block_chat, deliver=False))  # the group removes the bot
     await compose(street.ada, "💬 Linked Telegram groups", ["Grid 2 chat · Block 2"], "Second notice")
     assert await h.services.db.fetch_value("SELECT member FROM bot_groups WHERE chat_id = ?", (block_chat,)) == 0
@@ -316,4 +316,3 @@ async def test_a_photo_notice_to_a_role_reaches_the_grid_teams_of_the_community(
     (got,) = notices(worker)
     assert got.photo is not None and got.text == "📢 Community notice\n\nFlood drill at 3 pm"
     assert notices(street.rita) == []
-    assert audiences.kind_of(audiences.DELIBERATION) is None  # provided by the deliberation feature
