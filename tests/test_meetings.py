@@ -215,3 +215,31 @@ async def test_answers_from_a_group_notice_are_confirmed_privately(street: Stree
     assert "expired" in (rita.last_callback_answer.text or "")  # type: ignore[union-attr]
     await rita.press_data("mtga:o:1")
     assert "for organizers" in (rita.last_callback_answer.text or "")  # type: ignore[union-attr]
+
+
+async def test_creating_a_meeting_survives_hostile_input(street: Street) -> None:
+    olga = street.olga
+    await olga.send("/meetings")
+    await olga.press("➕ New meeting")
+    await olga.send_sticker()
+    assert "Please use the buttons" in olga.inbox[-2].text
+    await olga.send("t" * 5000)
+    assert "up to 80 characters" in olga.inbox[-2].text
+    await olga.send("_*[<b>Bold</b>&")
+    await olga.press("Skip")
+    await olga.send("Hall")
+    await olga.send("3-1 19:00")  # already past this year: the next 1 March is a year away
+    await olga.send("19:00")
+    assert "The end must be after the start" in olga.inbox[-2].text
+    await olga.send("yesterday")
+    assert "couldn't read that" in olga.inbox[-2].text
+    await olga.send("21:00")
+    await olga.send("0")
+    assert "from 1 to 2000" in olga.inbox[-2].text
+    await olga.press("No limit")
+    await olga.press("Skip")
+    assert "_*[&lt;b&gt;Bold&lt;/b&gt;&amp;" in olga.last_message.html
+    await olga.send("/cancel")
+    assert await street.h.services.db.fetch_value("SELECT COUNT(*) FROM meetings") == 0
+    await olga.press_data("mtga:o:99")
+    assert "don't manage this meeting" in (olga.last_callback_answer.text or "")  # type: ignore[union-attr]
