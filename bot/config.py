@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     chart_font_file: Path | None = None
     charts_dir: Path | None = None
     weekly_report_time: time = time(9, 0)
+    # Deliberation: the "closing soon" reminder to those who have not voted, and how many proposals one
+    # resident may have waiting for an organizer at a time.
+    deliberation_reminder_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    proposals_pending_max: int = Field(default=3, ge=1, le=50)
 
     @field_validator("timezone")
     @classmethod

@@ -10,6 +10,8 @@ def register_all(application: Application) -> None:
     from bot.handlers import (
         account,
         broadcast,
+        deliberation,
+        deliberation_admin,
         export,
         fallback,
         flows,
@@ -29,6 +31,7 @@ def register_all(application: Application) -> None:
     )
 
     features = (onboarding, account, invites, tasks, report_flow, my_reports, report_staff, volunteer,
-                volunteer_admin, broadcast, meetings, notifications, groups_link, stats, export)
+                volunteer_admin, broadcast, meetings, notifications, groups_link, stats, export, deliberation,
+                deliberation_admin)
     for module in (*features, flows, menu, fallback):
         module.register(application)

@@ -88,7 +88,7 @@ CREATE TABLE deliberation_voters (
     person_id INTEGER REFERENCES people(id),
     voted_at TEXT NOT NULL,
     changed_at TEXT,
-    ballot_id TEXT REFERENCES deliberation_ballots(id),
+    ballot_id TEXT REFERENCES deliberation_ballots(id) DEFERRABLE INITIALLY DEFERRED,
     PRIMARY KEY (topic_id, voter_key)
 );
 CREATE INDEX deliberation_voters_person ON deliberation_voters(person_id);
