@@ -42,7 +42,6 @@ class State(StrEnum):
     REJECTED = "rejected"
 
 
-WAITING_STATES = frozenset({State.AWAITING_APPROVAL, State.SCHEDULED})
 FINISHED_STATES = frozenset({State.DONE, State.STOPPED, State.CANCELLED, State.REJECTED})
 
 

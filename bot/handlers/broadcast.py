@@ -23,7 +23,9 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 
 from bot.clock import from_db, to_db
 from bot.domain.broadcasts import (
+    CAPTION_MAX,
     SENDER_ROLES,
+    TEXT_MAX,
     Audience,
     Broadcast,
     Progress,
@@ -347,7 +349,7 @@ async def _on_text(turn: Turn) -> None:
         return
     body = clean_body(words, with_media=bool(photo or document))
     if body is None:
-        limit = 900 if photo or document else 3500
+        limit = CAPTION_MAX if photo or document else TEXT_MAX
         await ctx.reply(_("That is too long: please keep it to {limit} characters.").format(limit=limit))
         return
     await _to_preview(turn, body=body, photo=photo, document=document)

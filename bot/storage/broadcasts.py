@@ -11,7 +11,7 @@ import aiosqlite
 from pydantic import BaseModel
 
 from bot.clock import from_db, to_db
-from bot.domain.broadcasts import Audience, Broadcast, Progress, State, Topic
+from bot.domain.broadcasts import FINISHED_STATES, Audience, Broadcast, Progress, State, Topic
 from bot.storage.db import Database
 
 Conn = aiosqlite.Connection
@@ -82,7 +82,7 @@ async def move_state(conn: Conn, broadcast_id: int, old: Iterable[State], new: S
     olds = [s.value for s in old]
     sets = ", ".join(f"{name} = ?" for name in columns)
     values = [to_db(v) if isinstance(v, datetime) else v for v in columns.values()]
-    finished = ", finished_at = ?" if new in {State.DONE, State.STOPPED, State.CANCELLED, State.REJECTED} else ""
+    finished = ", finished_at = ?" if new in FINISHED_STATES else ""
     cursor = await conn.execute(
         f"UPDATE broadcasts SET state = ?{', ' + sets if sets else ''}{finished} "
         f"WHERE id = ? AND state IN ({', '.join('?' * len(olds))})",
