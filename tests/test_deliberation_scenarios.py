@@ -122,29 +122,29 @@ async def test_two_taps_and_a_change_of_mind_leave_one_ballot_with_the_last_choi
     topic = await topic_for(street, rules=Rules(visibility=Visibility.AFTER_VOTE))
     rita = street.residents[0]
     assert "Voting is open" in rita.last_message.text
-    await vote(rita, topic.id, "✅ Yes")
+    await vote(rita, topic.id, "👍 Yes")
     assert "Your vote was counted" in rita.last_message.text
     await rita.press_data(f"dv:c:{topic.id}:1")  # the same tap again, from the same screen
     assert "Your vote stays as it was" in rita.last_message.text
     await rita.press("✏️ Change my vote")
-    await rita.press("❌ No")
+    await rita.press("👎 No")
     assert "Your vote was changed" in rita.last_message.text
-    assert "Your vote: ❌ No" in rita.last_message.text
+    assert "Your vote: 👎 No" in rita.last_message.text
     assert await tally_of(street, topic.id) == [("resident", "2")]
     count = await street.h.services.db.fetch_value(
         "SELECT COUNT(*) FROM deliberation_voters WHERE topic_id = ?", (topic.id,))
     assert count == 1
-    assert "❌ No: 1 (100%)" in rita.last_message.text  # results after one has voted
+    assert "👎 No: 1 (100%)" in rita.last_message.text  # results after one has voted
 
 
 async def test_a_vote_one_second_after_close_is_refused_and_the_tally_is_unchanged(street: Street) -> None:
     topic = await topic_for(street, lasts=timedelta(hours=2))
     rita, sam = street.residents[:2]
-    await vote(rita, topic.id, "✅ Yes")
+    await vote(rita, topic.id, "👍 Yes")
     await sam.press_data(f"dv:o:{topic.id}")
     await sam.press("🗳 Vote")
     street.h.clock.advance(timedelta(hours=2, seconds=1))  # the close timer has not run yet
-    await sam.press("❌ No")
+    await sam.press("👎 No")
     answer = sam.last_callback_answer
     assert answer is not None and "has closed" in (answer.text or "")
     assert await tally_of(street, topic.id) == [("resident", "1")]
@@ -158,7 +158,7 @@ async def test_small_topic_for_building_12_with_a_60_percent_quorum_where_2_of_5
     street: Street,
 ) -> None:
     topic = await topic_for(street, rules=Rules(quorum_percent=60), lasts=timedelta(days=1))
-    for resident, label in zip(street.residents[:2], ("✅ Yes", "❌ No"), strict=True):
+    for resident, label in zip(street.residents[:2], ("👍 Yes", "👎 No"), strict=True):
         await vote(resident, topic.id, label)
     await street.h.advance(days=1)
     rita = street.residents[0]
@@ -166,14 +166,14 @@ async def test_small_topic_for_building_12_with_a_60_percent_quorum_where_2_of_5
     assert "not valid" in rita.last_message.text
     await rita.press("📊 Results")
     card = rita.last_message.text
-    assert "✅ Yes: 1 (50%)" in card and "❌ No: 1 (50%)" in card
+    assert "👍 Yes: 1 (50%)" in card and "👎 No: 1 (50%)" in card
     assert "Quorum of 60% not reached: the result is not valid" in card
     assert "Turnout: 2 of 5 (40%)" in card
 
 
 async def test_an_outsider_and_an_unverified_resident_are_refused_and_see_no_results(street: Street) -> None:
     topic = await topic_for(street, rules=Rules(visibility=Visibility.ALWAYS))
-    await vote(street.residents[0], topic.id, "✅ Yes")
+    await vote(street.residents[0], topic.id, "👍 Yes")
     for stranger in (street.outsider, street.unverified):
         assert not any("Voting is open" in m.text for m in stranger.inbox)
         await stranger.send("/votes")
@@ -206,7 +206,7 @@ async def test_moving_into_the_building_after_opening_adds_no_vote(street: Stree
     rita = street.residents[0]
     async with street.h.services.db.transaction() as conn:
         await conn.execute("UPDATE people SET building_id = ? WHERE id = ?", (B13, street.ids[rita.id]))
-    await vote(rita, topic.id, "✅ Yes")
+    await vote(rita, topic.id, "👍 Yes")
     assert await tally_of(street, topic.id) == [("resident", "1")]
 
 
@@ -215,7 +215,7 @@ async def test_one_vote_per_household(street: Street) -> None:
     async with street.h.services.db.transaction() as conn:  # Sam lives with Rita: the same flat, typed otherwise
         await conn.execute("UPDATE people SET unit = ' 1-101 ' WHERE id = ?", (street.ids[sam.id],))
     topic = await topic_for(street, rules=Rules(vote_unit=VoteUnit.HOUSEHOLD))
-    await vote(rita, topic.id, "✅ Yes")
+    await vote(rita, topic.id, "👍 Yes")
     await sam.press_data(f"dv:o:{topic.id}")
     assert "Your household has voted" in sam.last_message.text
     assert "🗳 Vote" not in sam.last_message.buttons
@@ -232,7 +232,7 @@ async def test_secret_ballot_shows_only_turnout_before_close_and_totals_without_
     topic = await topic_for(street, rules=Rules(anonymous=True, visibility=Visibility.ALWAYS),
                             lasts=timedelta(days=1))
     assert topic.rules.final and topic.rules.visibility is Visibility.AFTER_CLOSE
-    for resident, label in zip(street.residents[:3], ("✅ Yes", "❌ No", "✅ Yes"), strict=True):
+    for resident, label in zip(street.residents[:3], ("👍 Yes", "👎 No", "👍 Yes"), strict=True):
         await vote(resident, topic.id, label)
         assert "final" in resident.last_message.text and "secret" in resident.last_message.text
         await resident.press("✅ Cast my vote")
@@ -249,7 +249,7 @@ async def test_secret_ballot_shows_only_turnout_before_close_and_totals_without_
     await street.h.advance(days=1)
     await rita.press("📊 Results")
     card = rita.last_message.text
-    assert "✅ Yes: 2 (67%)" in card and "❌ No: 1 (33%)" in card
+    assert "👍 Yes: 2 (67%)" in card and "👎 No: 1 (33%)" in card
     for name in ("Resident 1", "Resident 2", "Resident 3"):
         assert all(name not in m.text for p in (rita, olga) for m in p.inbox)
     # The database holds no link from a ballot to a person: not in the schema, not in the data.
@@ -281,7 +281,7 @@ async def test_the_closing_reminder_reaches_only_those_who_have_not_voted(street
     topic = await topic_for(street, lasts=timedelta(days=3))
     voters = street.residents[:2]
     for resident in voters:
-        await vote(resident, topic.id, "✅ Yes")
+        await vote(resident, topic.id, "👍 Yes")
     await street.h.restart()  # the reminder is a timer row: it survives
     await street.h.advance(days=2, minutes=1)
     reminded = [p for p in street.residents if any("you have not voted yet" in m.text for m in p.inbox)]
@@ -365,7 +365,7 @@ async def test_secrecy_cannot_change_after_the_first_ballot(street: Street) -> N
     assert "Ballots are now secret" in olga.last_message.text
     await olga.press("👁 Make ballots named")
     assert "Ballots are final once cast" in olga.last_message.text  # secrecy made them final; they stay so
-    await vote(street.residents[0], topic.id, "✅ Yes")
+    await vote(street.residents[0], topic.id, "👍 Yes")
     await street.residents[0].press("✅ Cast my vote")
     await olga.press_data(f"dva:t:{topic.id}")
     await olga.press("🕶 Make ballots secret")
@@ -386,10 +386,10 @@ async def test_community_consultation_counts_representatives_in_their_own_panel(
                                            role=(Role.REPRESENTATIVE, Scope(kind=ScopeKind.COMMUNITY, id=2)))
     topic = await topic_for(street, track=Track.BIG, rules=Rules(visibility=Visibility.ALWAYS))
     assert not any("Voting is open" in m.text for m in hilltop_rep.inbox)
-    await vote(reps[0], topic.id, "✅ Yes")
-    await vote(reps[1], topic.id, "❌ No")
-    await vote(street.residents[0], topic.id, "✅ Yes")
+    await vote(reps[0], topic.id, "👍 Yes")
+    await vote(reps[1], topic.id, "👎 No")
+    await vote(street.residents[0], topic.id, "👍 Yes")
     card = street.residents[0].last_message.text
-    assert "✅ Yes: 2 (67%)" in card
-    assert "🎖 Representatives (2): ✅ Yes 1 · ❌ No 1" in card
+    assert "👍 Yes: 2 (67%)" in card
+    assert "🎖 Representatives (2): 👍 Yes 1 · 👎 No 1" in card
     assert "Turnout: 3 of 7 (43%)" in card  # five verified residents and two representatives of Riverside

@@ -372,7 +372,8 @@ async def _setup_view(ctx: Ctx, draft: Draft) -> View:
     if step == "opens":
         return head + "\n" + _(PROMPTS["opens"]), [[(_("▶️ Open at once"), "now")], nav], None
     if step == "closes":
-        quick = [(_("{days} days").format(days=days), f"d:{days}") for days in CLOSE_AFTER_DAYS]
+        quick = [(_("1 day") if days == 1 else _("{days} days").format(days=days), f"d:{days}")
+                 for days in CLOSE_AFTER_DAYS]
         return head + "\n" + _(PROMPTS["closes"]), [quick, nav], None
     if step == "files":
         count = len(d.get("files") or [])
