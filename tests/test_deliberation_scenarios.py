@@ -393,3 +393,29 @@ async def test_community_consultation_counts_representatives_in_their_own_panel(
     assert "👍 Yes: 2 (67%)" in card
     assert "🎖 Representatives (2): 👍 Yes 1 · 👎 No 1" in card
     assert "Turnout: 3 of 7 (43%)" in card  # five verified residents and two representatives of Riverside
+
+
+async def test_random_button_data_from_anyone_raises_no_error_and_counts_nothing(street: Street) -> None:
+    """Any client can send any callback data: every press gets an answer, no handler fails (the harness
+    is strict), and every ballot stored has its voter on the frozen list."""
+    import random
+
+    topic = await topic_for(street, rules=Rules(anonymous=True))
+    rng = random.Random(7)
+    pieces = ["", "0", "1", "-1", "2", "64", "1023", "99999999999999999999", "x", "𝔁", str(topic.id), ":", "dv"]
+    actions = ["l", "o", "r", "b", "c", "f", "a", "qa", "q", "rt", "h", "p", "new", "t", "qs", "cl", "x", "cly", "xy",
+               "su", "dec", "fu", "out", "acc", "op", "an", "inv", "zz"]
+    for _round in range(80):
+        prefix = rng.choice(["dv", "dva"])
+        parts = [rng.choice(actions)] + [rng.choice(pieces) for _ in range(rng.randint(0, 3))]
+        data = ":".join([prefix, *parts])[:64]
+        person = rng.choice([street.residents[0], street.outsider, street.olga, street.unverified])
+        if not person.inbox:
+            await person.send("/votes")
+        await person.press_data(data)
+        assert person.last_callback_answer is not None
+    db = street.h.services.db
+    ballots = await db.fetch_value("SELECT COUNT(*) FROM deliberation_ballots")
+    assert ballots == await db.fetch_value(
+        "SELECT COUNT(*) FROM deliberation_voters v JOIN deliberation_eligible e ON e.topic_id = v.topic_id "
+        "AND e.voter_key = v.voter_key AND e.person_id = v.person_id")
