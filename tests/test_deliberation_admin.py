@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain.broadcasts import Audience
-from bot.domain.deliberation import Rules, TopicState
+from bot.domain.deliberation import BallotType, Rules, TopicState, Track, Visibility
 from bot.domain.people import Role, Scope, ScopeKind
 from bot.domain.reports import ReportState
 from bot.services import accounts, audiences, reports, tasks
@@ -301,3 +301,32 @@ async def test_a_voter_who_erases_their_data_still_counts_without_a_name(street:
     assert await db.fetch_value("SELECT COUNT(*) FROM deliberation_voters WHERE person_id IS NULL") == 1
     assert await db.fetch_value("SELECT question FROM deliberation_questions") == ""
     assert await tally_of(street, topic.id) == [("resident", "1")]
+
+
+async def test_the_longest_topic_card_still_fits_in_one_message(street: Street) -> None:
+    h = street.h
+    rep = h.person("Rep", "en")
+    street.ids[rep.id] = await add(h, rep, name="Rep",
+                                   role=(Role.REPRESENTATIVE, Scope(kind=ScopeKind.COMMUNITY, id=1)))
+    options = [f"{n}" + "<&>" * 19 + "x" for n in range(10)]  # 59 characters each, all to be escaped
+    topic = await service.publish(h.services, await street.member(street.olga), service.Setup(
+        track=Track.BIG, community_id=1, title="<" * 120, background="&" * 2000,
+        rules=Rules(ballot_type=BallotType.MULTI, max_choices=10, visibility=Visibility.ALWAYS),
+        closes_at=h.clock.now() + timedelta(days=1), options=options))
+    await h.settle()
+    for person in (rep, street.residents[0]):
+        await person.press("🗳 Vote")
+        for n in range(10):
+            await person.press("⬜ " + options[n][:50])
+        await person.press("✅ Submit (10 of at most 10)")
+    olga = await street.member(street.olga)
+    await service.close_now(h.services, olga, topic.id)
+    await service.publish_outcome(h.services, olga, topic.id, decision="<" * 800, actions="&" * 800,
+                                  responsible=">" * 800, review_at=h.clock.now() + timedelta(days=30))
+    for _n in range(3):
+        await service.post_followup(h.services, olga, topic.id, "<" * 1500)
+    await h.settle()
+    rita = street.residents[0]
+    await rita.press_data(f"dv:o:{topic.id}")
+    card = rita.last_message.text
+    assert len(card) <= 4096 and "Results" in card and "🎖 Representatives (1)" in card

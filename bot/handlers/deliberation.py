@@ -10,6 +10,7 @@ withheld from the log (`_WithholdBallots`).
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 from datetime import datetime
@@ -153,8 +154,10 @@ def results_lines(ctx: Ctx, topic: Topic, tally: Tally) -> list[str]:
         lines.append(_("✅ Quorum of {quorum}% reached.").format(quorum=tally.quorum_percent) if tally.quorum_met
                      else _("⚠️ Quorum of {quorum}% not reached: the result is not valid.").format(
                          quorum=tally.quorum_percent))
+    named = topic.rules.ballot_type is BallotType.YES_NO  # short labels; numbered options stay numbers here
     for panel in tally.panels:
-        counts = " · ".join(f"{esc(option_label(ctx, topic, c.option))} {c.votes}" for c in panel.counts)
+        counts = " · ".join(f"{esc(option_label(ctx, topic, c.option))} {c.votes}" if named
+                            else f"{c.option} → {c.votes}" for c in panel.counts)
         lines.append(_("{panel} ({ballots}): {counts}").format(panel=_(PANEL_LABELS[panel.panel]),
                                                               ballots=panel.ballots, counts=counts))
     return lines
@@ -184,15 +187,20 @@ def outcome_lines(ctx: Ctx, topic: Topic) -> list[str]:
                                          review=moment(ctx, topic.review_at))]
 
 
+def visible_length(text: str) -> int:
+    """What Telegram counts against its limit: the text after our tags and entities are parsed."""
+    return len(html.unescape(re.sub(r"</?b>", "", text)))
+
+
 def fit(head: list[str], background: str, tail: list[str]) -> str:
-    """Header, background (shortened when the whole would pass Telegram's limit), then the rest."""
-    room = TEXT_LIMIT - len("\n\n".join([*head, *tail])) - 8
-    text = background
-    while text and len(esc(text)) > room:
-        text = text[: max(len(text) * room // len(esc(text)) - 1, 0)]
-    if text != background:
-        text = text + "…" if text else ""
-    return "\n\n".join([*head, esc(text), *tail] if text else [*head, *tail])
+    """Header, background, then the rest, within Telegram's limit: the background is shortened first, then
+    the last parts (ratings, follow-ups, the outcome — each also came as its own message) are left out."""
+    tail = list(tail)
+    while visible_length("\n\n".join([*head, *tail])) > TEXT_LIMIT - 8 and tail:
+        tail.pop()
+    room = TEXT_LIMIT - visible_length("\n\n".join([*head, *tail])) - 8
+    text = background if len(background) <= room else background[: max(room - 1, 0)] + "…"
+    return "\n\n".join([*head, esc(text), *tail] if room > 1 and text else [*head, *tail])
 
 
 async def topic_text(ctx: Ctx, topic: Topic, *, vote: MyVote | None, tally: Tally | None, note: str = "") -> str:

@@ -197,7 +197,7 @@ async def _questions(ctx: Ctx, topic_id: int) -> None:
     waiting = await service.open_questions(ctx.services, topic.id)
     lines = [_("<b>❓ Questions to answer</b> · #{id} {title}").format(id=topic.id, title=esc(topic.title))]
     rows: list[Row] = []
-    for n, q in enumerate(waiting[:10], start=1):
+    for n, q in enumerate(waiting[:8], start=1):
         lines.append(f"{n}. {esc(q.question[:400])}")
         rows.append([(_("✍️ Answer {n}").format(n=n), admin_data("qa", q.id))])
     if not waiting:
