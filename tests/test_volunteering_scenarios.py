@@ -148,6 +148,16 @@ async def test_organizer_publishes_through_the_guided_flow_and_volunteers_hear_o
     assert "0 of 3 places taken" in cast.vols[0].last_message.text
 
 
+async def test_a_volunteer_who_muted_volunteering_notices_hears_of_no_new_activity(cast: Cast) -> None:
+    muted = cast.vols[0]
+    await muted.send("/notifications")
+    await muted.press("✅ 🙋 Volunteering")
+    await publish(cast)
+    assert "Published. Volunteers being told: 4." in cast.olga.inbox[-2].text
+    assert all("New volunteer activity" not in m.text for m in muted.inbox)
+    assert "New volunteer activity" in cast.vols[1].last_message.text
+
+
 async def test_three_places_four_sign_ups_and_a_cancellation_promotes_the_fourth_who_confirms(
     cast: Cast,
 ) -> None:

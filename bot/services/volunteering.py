@@ -22,6 +22,7 @@ from bot.clock import to_db
 from bot.config import Settings
 from bot.delivery import outbox
 from bot.delivery.outbox import Button, Lane, Relative
+from bot.domain.broadcasts import Topic
 from bot.domain.capacity import Counts, EventKey, Seat, SeatState, SignUpOutcome
 from bot.domain.people import Person, Role, Scope, ScopeKind
 from bot.domain.volunteering import (
@@ -52,6 +53,7 @@ from bot.i18n import N_, Translator
 from bot.services import accounts, capacity
 from bot.services.capacity import CancelOutcome, CapacityResult, ConfirmOutcome, Notice, SlotKind
 from bot.services.container import Services
+from bot.storage import broadcasts as broadcasts_store
 from bot.storage import people, structure
 from bot.storage import volunteering as store
 from bot.storage.db import Database
@@ -389,7 +391,10 @@ async def publish(services: Services, staff: Person, new: NewOpportunity) -> Pub
     problem = time_problem(new.starts_at, new.ends_at, now)
     if problem is not None:
         return PublishRefusal.PAST if problem is TimeProblem.PAST else PublishRefusal.BAD_TIMES
-    audience = [p for p in await store.volunteers_for(services.db, new.scope, community_id) if p != staff.id]
+    muted = await broadcasts_store.muting(services.db, Topic.VOLUNTEERING)  # /notifications choices
+    audience = [
+        p for p in await store.volunteers_for(services.db, new.scope, community_id) if p != staff.id and p not in muted
+    ]
     async with services.db.transaction() as conn:
         opportunity_id = await store.insert_opportunity(
             conn, title=new.title, description=new.description, scope=new.scope, community_id=community_id,
