@@ -10,6 +10,7 @@ def register_all(application: Application) -> None:
     from bot.handlers import (
         account,
         broadcast,
+        dead_letters,
         deliberation,
         deliberation_admin,
         export,
@@ -32,6 +33,6 @@ def register_all(application: Application) -> None:
 
     features = (onboarding, account, invites, tasks, report_flow, my_reports, report_staff, volunteer,
                 volunteer_admin, broadcast, meetings, notifications, groups_link, stats, export, deliberation,
-                deliberation_admin)
+                deliberation_admin, dead_letters)
     for module in (*features, flows, menu, fallback):
         module.register(application)
