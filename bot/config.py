@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     chart_font_file: Path | None = None
     charts_dir: Path | None = None
     weekly_report_time: time = time(9, 0)
+    # Grid team operations: when the daily digest goes out on working days, and the sign-for and finish
+    # windows of each patrol task (working hours; round the clock for round-the-clock patrols).
+    digest_time: time = time(8, 30)
+    patrol_accept_hours: float = Field(default=2.0, gt=0, le=72)
+    patrol_fix_hours: float = Field(default=8.0, gt=0, le=720)
     # Deliberation: the "closing soon" reminder to those who have not voted, and how many proposals one
     # resident may have waiting for an organizer at a time.
     deliberation_reminder_hours: float = Field(default=24.0, gt=0, le=24 * 30)

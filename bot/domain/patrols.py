@@ -24,13 +24,31 @@ SCHEDULE_MAX = 100
 _DAYS_SEARCHED = 3660
 
 _WEEKDAY_NAMES = {
-    "mon": 0, "monday": 0, "tue": 1, "tues": 1, "tuesday": 1, "wed": 2, "wednesday": 2, "thu": 3,
-    "thur": 3, "thurs": 3, "thursday": 3, "fri": 4, "friday": 4, "sat": 5, "saturday": 5, "sun": 6,
+    "mon": 0,
+    "monday": 0,
+    "tue": 1,
+    "tues": 1,
+    "tuesday": 1,
+    "wed": 2,
+    "wednesday": 2,
+    "thu": 3,
+    "thur": 3,
+    "thurs": 3,
+    "thursday": 3,
+    "fri": 4,
+    "friday": 4,
+    "sat": 5,
+    "saturday": 5,
+    "sun": 6,
     "sunday": 6,
 }
 _CHINESE_DAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "七": 6}
-_MONTH_NAMES = {name: number for number, name in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
+_MONTH_NAMES = {
+    name: number
+    for number, name in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1
+    )
+}
 _EVERY_DAY = {"daily", "everyday", "every day", "每天", "每日"}
 _WORKDAYS = {"workdays", "working days", "workday", "工作日", "每个工作日", "每個工作日"}
 _WEEKDAYS = {"weekdays", "周一至周五", "週一至週五"}
@@ -87,7 +105,9 @@ def parse_schedule(text: str) -> Schedule:
 
 
 def _parse_friendly(text: str) -> Schedule:
-    found = re.search(r"(?:[01]?\d|2[0-3])[:：][0-5]\d(?:\s*[,，、]\s*(?:[01]?\d|2[0-3])[:：][0-5]\d)*\s*$", text)
+    found = re.search(
+        r"(?:[01]?\d|2[0-3])[:：][0-5]\d(?:\s*[,，、]\s*(?:[01]?\d|2[0-3])[:：][0-5]\d)*\s*$", text
+    )
     if found is None:
         raise ScheduleError("a time such as 09:00 is needed")
     days_text = text[: found.start()].strip().strip(",，、").strip()

@@ -9,7 +9,7 @@ raises `Refused` inside the transaction: nothing changes, and the handler explai
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,7 +28,8 @@ from bot.delivery.outbox import (
     register_delivered_hook,
     register_drop_check,
 )
-from bot.domain.people import Person, Role, ScopeKind
+from bot.domain.patrols import patrol_category
+from bot.domain.people import Person, Role, ScopeKind, StreetPlace
 from bot.domain.reports import (
     AWAITING_ACCEPT,
     BEING_FIXED,
@@ -114,13 +115,23 @@ ANSWERED = N_("You have already answered this question.")
 
 
 @functools.cache
-def _categories(path: Path | None) -> Categories:
-    return load_categories(path)
+def _categories(path: Path | None, patrol_accept_hours: float, patrol_fix_hours: float) -> Categories:
+    street = load_categories(path)
+    found = Categories([*street.all, patrol_category(patrol_accept_hours, patrol_fix_hours)])
+    found.all = street.all  # what people pick from: patrol tasks are filed by the bot alone
+    return found
 
 
 def categories(services: Services) -> Categories:
-    """The street's categories (CATEGORIES_FILE, else the bundled defaults), read once."""
-    return _categories(services.settings.categories_file)
+    """The street's categories (CATEGORIES_FILE, else the bundled defaults), read once, and the reserved
+    category of patrol tasks, which lookups find but `.all` never offers."""
+    settings = services.settings
+    return _categories(settings.categories_file, settings.patrol_accept_hours, settings.patrol_fix_hours)
+
+
+def choosable(services: Services, code: str) -> Category | None:
+    """A category people may pick for a report (never the reserved patrol category)."""
+    return next((c for c in categories(services).all if c.code == code), None)
 
 
 # ----------------------------------------------------------------------------------------------- who may
@@ -526,7 +537,7 @@ TOO_MANY = N_(
 
 def check_input(services: Services, data: ReportInput) -> Category:
     """Refuse what the flow should never have let through (forged or stale drafts)."""
-    category = categories(services).get(data.category)
+    category = choosable(services, data.category)
     if category is None:
         raise Refused(N_("That category no longer exists. Please start again with /report."))
     if not (data.description.strip() or data.voice) or len(data.description) > DESCRIPTION_MAX:
@@ -562,51 +573,68 @@ async def submit_report(
         if filed_by is None and reporter is not None:
             if await store.filed_since(conn, reporter.id, now - timedelta(hours=1)) >= limit:
                 raise Refused(TOO_MANY, limit=limit)
-        number = await store.next_number(conn, now.astimezone(services.settings.tz).year)
-        report_id = await store.insert(
-            conn,
-            now=now,
-            number=number,
-            category=data.category,
-            urgent=data.urgent,
-            anonymous=data.anonymous,
-            description=data.description.strip(),
-            voice=data.voice,
-            building_id=place.building_id,
-            unit=data.unit,
-            lat=data.lat,
-            lon=data.lon,
-            grid_id=place.grid_id,
-            community_id=place.community_id,
-            reporter_id=reporter.id if reporter else None,
-            channel=data.channel,
-            filed_by=filed_by.id if filed_by else None,
-            contact_name=data.contact_name,
-            contact_phone=data.contact_phone,
+        return await file_and_route(
+            services, conn, data, place, now, reporter_id=reporter.id if reporter else None,
+            filed_by_id=filed_by.id if filed_by else None,
         )
-        await store.add_media(
-            conn, report_id, now, reporter.id if reporter else None, "report", "photo", data.photos
-        )
-        if data.voice:
-            await store.add_media(
-                conn, report_id, now, reporter.id if reporter else None, "report", "voice", [data.voice]
-            )
-        await store.add_event(
-            conn,
-            report_id,
-            now,
-            (filed_by or reporter).id if (filed_by or reporter) else None,
-            "filed",
-            None,
-            S.SUBMITTED,
-            data.channel.value,
-        )
-        report = await refreshed(conn, report_id)
-        routed = await routing.route(conn, place.grid_id, place.community_id)
-        if routed is not None:
-            report = await assign(
-                services, conn, report, routed[0], now, None, f"{routed[0]}:{routed[1].value}"
-            )
+
+
+# Run in the filing transaction once a new report is routed (the duty roster copies urgent ones at night).
+FiledHook = Callable[[Services, aiosqlite.Connection, Report, datetime], Awaitable[None]]
+_filed_hooks: dict[str, FiledHook] = {}
+
+
+def register_filed_hook(name: str, hook: FiledHook) -> None:
+    """`hook(services, conn, report, now)` runs after every new report is filed and routed."""
+    _filed_hooks[name] = hook
+
+
+async def file_and_route(
+    services: Services,
+    conn: aiosqlite.Connection,
+    data: ReportInput,
+    place: StreetPlace,
+    now: datetime,
+    *,
+    reporter_id: int | None,
+    filed_by_id: int | None,
+) -> Filed:
+    """Number, store and route a report in the caller's transaction: what residents, staff filing on a
+    resident's behalf and patrols (filed by the bot) share once the caller has checked the input."""
+    number = await store.next_number(conn, now.astimezone(services.settings.tz).year)
+    report_id = await store.insert(
+        conn,
+        now=now,
+        number=number,
+        category=data.category,
+        urgent=data.urgent,
+        anonymous=data.anonymous,
+        description=data.description.strip(),
+        voice=data.voice,
+        building_id=place.building_id,
+        unit=data.unit,
+        lat=data.lat,
+        lon=data.lon,
+        grid_id=place.grid_id,
+        community_id=place.community_id,
+        reporter_id=reporter_id,
+        channel=data.channel,
+        filed_by=filed_by_id,
+        contact_name=data.contact_name,
+        contact_phone=data.contact_phone,
+    )
+    await store.add_media(conn, report_id, now, reporter_id, "report", "photo", data.photos)
+    if data.voice:
+        await store.add_media(conn, report_id, now, reporter_id, "report", "voice", [data.voice])
+    await store.add_event(
+        conn, report_id, now, filed_by_id or reporter_id, "filed", None, S.SUBMITTED, data.channel.value
+    )
+    report = await refreshed(conn, report_id)
+    routed = await routing.route(conn, place.grid_id, place.community_id, now)
+    if routed is not None:
+        report = await assign(services, conn, report, routed[0], now, None, f"{routed[0]}:{routed[1].value}")
+    for hook in _filed_hooks.values():
+        await hook(services, conn, report, now)
     return Filed(report, routed[0] if routed else None)
 
 

@@ -1,10 +1,13 @@
 """Who gets a report, and who is told when it slips: never nobody while anyone is there.
 
 Routing follows the red grid: building → grid → the grid's full-time worker with the fewest open tasks
-(part-time if none) → the grid's team lead → the community organizer → a street admin.
+(part-time if none) → the grid's team lead → the community organizer → a street admin. Whoever is on
+leave is replaced by their stand-in.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import aiosqlite
 
@@ -26,10 +29,13 @@ def _ladder(grid_id: int, community_id: int) -> list[tuple[Role, Scope]]:
     ]
 
 
-async def route(conn: aiosqlite.Connection, grid_id: int, community_id: int) -> tuple[int, Role] | None:
-    """The assignee for a new report and the role that made them it; None only in an empty street."""
+async def route(
+    conn: aiosqlite.Connection, grid_id: int, community_id: int, now: datetime
+) -> tuple[int, Role] | None:
+    """The assignee for a new report and the role that made them it (a stand-in takes the place of
+    whoever is on leave at `now`); None only in an empty street."""
     for role, scope in _ladder(grid_id, community_id):
-        person_id = await store.least_loaded(conn, role, scope)
+        person_id = await store.least_loaded(conn, role, scope, now)
         if person_id is not None:
             return person_id, role
     return None

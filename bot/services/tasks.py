@@ -6,11 +6,12 @@ Every action is re-authorised here against the stored report, whatever button or
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import aiosqlite
 
-from bot.delivery.outbox import Button
+from bot.delivery.outbox import Button, Tr
+from bot.domain.patrols import PATROL_CATEGORY
 from bot.domain.people import Person, Role
 from bot.domain.reports import BEING_FIXED, NOTE_MAX, Report, clean_text
 from bot.domain.reports import ReportState as S
@@ -27,6 +28,7 @@ from bot.services.reports import (
     about,
     assign,
     categories,
+    choosable,
     close_and_ask_rating,
     load_for_update,
     may_work_on,
@@ -47,6 +49,15 @@ from bot.storage import reports as store
 from bot.timers.engine import cancel, schedule
 
 STATUS_NOTICE = N_("Report {number} ({category}) is now {status}.")
+HANDLER_NOTICE = N_("Report {number} ({category}) is now handled by {handler}.")
+# Who handles a report, as residents are told it: a role, never a name.
+HANDLER_LABELS: dict[Role, str] = {
+    Role.GRID_WORKER: N_("a grid worker"),
+    Role.PART_TIME_WORKER: N_("a grid worker"),
+    Role.SECRETARY: N_("the grid's team lead"),
+    Role.ORGANIZER: N_("a community organizer"),
+    Role.ADMIN: N_("a street admin"),
+}
 
 
 def _open_task_button(report_id: int) -> list[list[Button]]:
@@ -216,6 +227,11 @@ async def resolve(services: Services, person: Person, report_id: int, note: str,
             await store.add_media(conn, report.id, now, person.id, "after", "photo", [photo])
         await stop_fix_clock(conn, report.id)
         resolved = await refreshed(conn, report.id)
+        if resolved.category == PATROL_CATEGORY:
+            # Nobody to ask "is it fixed?": the worker's note and photo are the record of the check.
+            await move(conn, resolved, S.CLOSED, now, person.id, "confirmed_fixed")
+            await stop_all_clocks(conn, report.id)
+            return await refreshed(conn, report.id)
         base = about(services, resolved)
         extra = {"note": note}
         if resolved.reporter_id is not None:
@@ -404,12 +420,12 @@ async def merge(services: Services, staff: Person, report_id: int, into_id: int)
 
 
 async def change_category(services: Services, staff: Person, report_id: int, code: str) -> Report:
-    if categories(services).get(code) is None:
+    if choosable(services, code) is None:
         raise Refused(STALE)
     now = services.clock.now()
     async with services.db.transaction() as conn:
         report = await _overseen(conn, staff, report_id)
-        if not report.is_open:
+        if not report.is_open or report.category == PATROL_CATEGORY:
             raise Refused(STALE)
         await store.update(conn, report.id, now, category=code)
         await store.add_event(
@@ -444,3 +460,40 @@ def may_file_in(person: Person, grid_id: int, community_id: int) -> bool:
     """Team leads file for their grid, organizers for their community, admins anywhere."""
     street, grids, communities = overseen_scopes(person)
     return street or grid_id in grids or community_id in communities
+
+
+async def hand_over(
+    services: Services,
+    conn: aiosqlite.Connection,
+    reports: list[Report],
+    to_id: int,
+    now: datetime,
+    actor_id: int | None,
+) -> list[Report]:
+    """Give open tasks to `to_id` in the caller's transaction (leave handovers, offboarding). Tasks waiting
+    or in hand are assigned afresh: a new sign-for window, the task pushed to them. Resolved ones wait for
+    their reporter's answer and only change hands. Reporters and followers hear who handles it now — a
+    role, never a name."""
+    moved = []
+    for report in reports:
+        if report.assignee_id == to_id or not report.is_open:
+            continue
+        detail = f"{to_id}:handed_over"
+        if report.state is S.RESOLVED:
+            await store.update(conn, report.id, now, assignee_id=to_id)
+            await store.add_event(conn, report.id, now, actor_id, "assigned", detail=detail)
+            updated = await refreshed(conn, report.id)
+        else:
+            updated = await assign(services, conn, report, to_id, now, actor_id, detail)
+        role = await handler_role(conn, to_id, updated)
+        await tell_residents(services, conn, updated, now, HANDLER_NOTICE, {"handler": Tr(HANDLER_LABELS[role])})
+        moved.append(updated)
+    return moved
+
+
+async def handler_role(conn: aiosqlite.Connection, person_id: int, report: Report) -> Role:
+    """The role in which `person_id` handles a report of this grid (a street admin when none nearer)."""
+    for worker, role in await routing.workers(conn, report.grid_id, report.community_id):
+        if worker == person_id:
+            return role
+    return Role.ADMIN

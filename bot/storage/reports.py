@@ -322,15 +322,20 @@ async def open_duplicates(
     return [_report(r) for r in rows]
 
 
-async def least_loaded(conn: aiosqlite.Connection, role: Role, scope: Scope) -> int | None:
-    """The person holding `role` at `scope` with the fewest open tasks (reachable ones first)."""
+async def least_loaded(conn: aiosqlite.Connection, role: Role, scope: Scope, now: datetime) -> int | None:
+    """Who takes a new task at this rung: of those holding `role` at `scope`, the one whose taker has the
+    fewest open tasks (reachable ones first). Someone on leave (see 004_grid_ops.sql) is taken by their
+    stand-in, so new tasks go to the stand-in."""
     row = await fetch_one(
         conn,
-        "SELECT p.id FROM people p JOIN roles r ON r.person_id = p.id "
+        "SELECT COALESCE(l.stand_in_id, p.id) FROM people p JOIN roles r ON r.person_id = p.id "
+        "LEFT JOIN leaves l ON l.person_id = p.id AND l.cancelled_at IS NULL AND l.starts_at <= ? "
+        "AND l.ends_at > ? LEFT JOIN people s ON s.id = l.stand_in_id "
         "WHERE r.role = ? AND r.scope_kind = ? AND r.scope_id = ? AND p.erased_at IS NULL "
-        "AND p.telegram_id IS NOT NULL ORDER BY p.unreachable_at IS NOT NULL, "
-        f"(SELECT COUNT(*) FROM reports t WHERE t.assignee_id = p.id AND t.{OPEN}), p.id LIMIT 1",
-        (role.value, scope.kind.value, scope.id),
+        "AND p.telegram_id IS NOT NULL ORDER BY COALESCE(s.unreachable_at, p.unreachable_at) IS NOT NULL, "
+        f"(SELECT COUNT(*) FROM reports t WHERE t.assignee_id = COALESCE(l.stand_in_id, p.id) AND t.{OPEN}), "
+        "p.id LIMIT 1",
+        (to_db(now), to_db(now), role.value, scope.kind.value, scope.id),
     )
     return None if row is None else int(row[0])
 
@@ -357,6 +362,52 @@ async def tasks_of(db: Database, assignee_id: int, *, offset: int, limit: int) -
         f"SELECT COUNT(*) FROM reports WHERE assignee_id = ? AND {OPEN}", (assignee_id,)
     )
     return [_report(r) for r in rows], int(total or 0)
+
+
+# Open and waiting for the assignee's work: a resolved task waits for its reporter instead.
+_ACTIONABLE = f"{OPEN} AND state != 'resolved'"
+_UNACCEPTED = "state IN ('submitted', 'assigned', 'transferred')"
+
+
+async def actionable_of(source: Source, assignee_ids: Iterable[int]) -> list[Report]:
+    """Open tasks of these assignees that wait for their work, nearest deadline first (daily digests)."""
+    ids = sorted(set(assignee_ids))
+    rows = await fetch_all(
+        source,
+        f"SELECT {_COLUMNS} FROM reports WHERE assignee_id IN ({','.join('?' * len(ids)) or 'NULL'}) "
+        f"AND {_ACTIONABLE} ORDER BY due_at IS NULL, due_at, id",
+        ids,
+    )
+    return [_report(r) for r in rows]
+
+
+async def actionable_assignees(source: Source) -> list[int]:
+    rows = await fetch_all(
+        source, f"SELECT DISTINCT assignee_id FROM reports WHERE assignee_id IS NOT NULL AND {_ACTIONABLE}"
+    )
+    return sorted(int(r[0]) for r in rows)
+
+
+async def needing_attention(source: Source, grid_id: int, now: datetime) -> list[Report]:
+    """A grid's open reports that are overdue or not yet accepted, nearest deadline first."""
+    rows = await fetch_all(
+        source,
+        f"SELECT {_COLUMNS} FROM reports WHERE grid_id = ? AND {_ACTIONABLE} "
+        f"AND ({_UNACCEPTED} OR due_at < ?) ORDER BY due_at IS NULL, due_at, id",
+        (grid_id, to_db(now)),
+    )
+    return [_report(r) for r in rows]
+
+
+async def open_assigned(source: Source, assignee_id: int, grid_id: int | None = None) -> list[Report]:
+    """Every open task of one person (of one grid when given), resolved ones included, oldest first."""
+    rows = await fetch_all(
+        source,
+        f"SELECT {_COLUMNS} FROM reports WHERE assignee_id = ? AND {OPEN} AND (? IS NULL OR grid_id = ?) "
+        "ORDER BY id",
+        (assignee_id, grid_id, grid_id),
+    )
+    return [_report(r) for r in rows]
 
 
 _MINE = (
