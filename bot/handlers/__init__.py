@@ -13,6 +13,7 @@ def register_all(application: Application) -> None:
         dead_letters,
         deliberation,
         deliberation_admin,
+        digest,
         export,
         fallback,
         flows,
@@ -23,16 +24,20 @@ def register_all(application: Application) -> None:
         my_reports,
         notifications,
         onboarding,
+        patrols,
         report_flow,
         report_staff,
+        roster,
         stats,
         tasks,
+        unreachable,
+        verify,
         volunteer,
         volunteer_admin,
     )
 
     features = (onboarding, account, invites, tasks, report_flow, my_reports, report_staff, volunteer,
                 volunteer_admin, broadcast, meetings, notifications, groups_link, stats, export, deliberation,
-                deliberation_admin, dead_letters)
+                deliberation_admin, dead_letters, digest, patrols, roster, verify, unreachable)
     for module in (*features, flows, menu, fallback):
         module.register(application)
