@@ -1,6 +1,6 @@
 """Recurring patrols: cron-like schedules and when they next fall due. Pure: no I/O.
 
-A team lead writes a schedule the way people say it — `mon 09:00`, `workdays 08:30, 14:00`, `每周一 09:00`,
+A team lead writes a schedule the way people say it — `mon 09:00`, `workdays 08:30, 14:30`, `每周一 09:00`,
 `周一至周五 9:00` — or as a five-field cron line (`0 9 * * 1`: minute, hour, day of month, month, day of
 week). A patrol "in working time" only falls due at moments the working-time calendar counts as working
 time (holidays skipped, make-up working days included); a round-the-clock patrol falls due at every moment

@@ -82,10 +82,11 @@ async def gather(conn: Source, now: datetime) -> dict[int, Digest]:
         taker = away.get(person_id, person_id)
         return found.setdefault(taker, Digest(taker))
 
-    assignees = await store.actionable_assignees(conn)
-    names = await grid_ops.names(conn, assignees)
-    for assignee in assignees:
-        tasks = await store.actionable_of(conn, [assignee])
+    by_assignee: dict[int, list[Report]] = defaultdict(list)
+    for task in await store.actionable(conn):
+        by_assignee[task.assignee_id or 0].append(task)
+    names = await grid_ops.names(conn, by_assignee)
+    for assignee, tasks in sorted(by_assignee.items()):
         if assignee in away:
             digest_of(assignee).standing_in.append((names.get(assignee, ""), tasks))
         else:

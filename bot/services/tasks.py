@@ -485,15 +485,18 @@ async def hand_over(
             updated = await refreshed(conn, report.id)
         else:
             updated = await assign(services, conn, report, to_id, now, actor_id, detail)
-        role = await handler_role(conn, to_id, updated)
-        await tell_residents(services, conn, updated, now, HANDLER_NOTICE, {"handler": Tr(HANDLER_LABELS[role])})
+        handler = Tr(HANDLER_LABELS[await handler_role(conn, to_id, updated)])
+        await tell_residents(services, conn, updated, now, HANDLER_NOTICE, {"handler": handler})
         moved.append(updated)
     return moved
 
 
 async def handler_role(conn: aiosqlite.Connection, person_id: int, report: Report) -> Role:
-    """The role in which `person_id` handles a report of this grid (a street admin when none nearer)."""
+    """The role in which `person_id` handles a report of this grid: their rung in its routing, else a street
+    admin, else a grid worker (of another grid, covering as the person on duty)."""
     for worker, role in await routing.workers(conn, report.grid_id, report.community_id):
         if worker == person_id:
             return role
-    return Role.ADMIN
+    if person_id in await store.holders(conn, Role.ADMIN, routing.STREET):
+        return Role.ADMIN
+    return Role.GRID_WORKER

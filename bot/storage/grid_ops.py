@@ -592,7 +592,11 @@ async def export_person(source: Source, person_id: int) -> list[dict[str, Any]]:
 
 
 async def erase_person(conn: aiosqlite.Connection, person_id: int) -> None:
-    """Their leave, duty shifts and home reviews go; leave they were to cover ends with them."""
+    """Their leave, duty shifts and home reviews go, leave they were to cover ends with them, and patrol
+    tasks stop naming them as the one who asked for the check."""
     await conn.execute("DELETE FROM leaves WHERE person_id = ? OR stand_in_id = ?", (person_id, person_id))
     await conn.execute("DELETE FROM duty_shifts WHERE person_id = ?", (person_id,))
     await conn.execute("DELETE FROM home_reviews WHERE person_id = ?", (person_id,))
+    await conn.execute(
+        "UPDATE reports SET contact_name = NULL WHERE category = 'patrol' AND filed_by = ?", (person_id,)
+    )

@@ -369,23 +369,14 @@ _ACTIONABLE = f"{OPEN} AND state != 'resolved'"
 _UNACCEPTED = "state IN ('submitted', 'assigned', 'transferred')"
 
 
-async def actionable_of(source: Source, assignee_ids: Iterable[int]) -> list[Report]:
-    """Open tasks of these assignees that wait for their work, nearest deadline first (daily digests)."""
-    ids = sorted(set(assignee_ids))
+async def actionable(source: Source) -> list[Report]:
+    """Every assigned open task that waits for its assignee's work, nearest deadline first (daily digests)."""
     rows = await fetch_all(
         source,
-        f"SELECT {_COLUMNS} FROM reports WHERE assignee_id IN ({','.join('?' * len(ids)) or 'NULL'}) "
-        f"AND {_ACTIONABLE} ORDER BY due_at IS NULL, due_at, id",
-        ids,
+        f"SELECT {_COLUMNS} FROM reports WHERE assignee_id IS NOT NULL AND {_ACTIONABLE} "
+        "ORDER BY due_at IS NULL, due_at, id",
     )
     return [_report(r) for r in rows]
-
-
-async def actionable_assignees(source: Source) -> list[int]:
-    rows = await fetch_all(
-        source, f"SELECT DISTINCT assignee_id FROM reports WHERE assignee_id IS NOT NULL AND {_ACTIONABLE}"
-    )
-    return sorted(int(r[0]) for r in rows)
 
 
 async def needing_attention(source: Source, grid_id: int, now: datetime) -> list[Report]:
