@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -389,7 +390,7 @@ async def _on_weekly_scope(services: Services, conn: aiosqlite.Connection, timer
     for person_id, locale in (await locales_of(conn, recipients)).items():
         by_locale[locale].append(person_id)
     folder = charts_dir(services.settings)
-    await asyncio.to_thread(_tidy, folder, now)
+    await asyncio.to_thread(_tidy, folder)
     for locale, people_ids in sorted(by_locale.items()):
         photo = None
         try:
@@ -428,11 +429,12 @@ def _write(path: Path, content: bytes) -> None:
     path.write_bytes(content)
 
 
-def _tidy(folder: Path, now: datetime) -> None:
-    """Charts are kept long enough for the outbox to send them (retries included), then removed."""
+def _tidy(folder: Path) -> None:
+    """Charts are kept long enough for the outbox to send them (retries included), then removed. File
+    times are the file system's, so they are compared with the system's time, not the bot's clock."""
     if not folder.is_dir():
         return
-    oldest = (now - CHART_KEEP).timestamp()
+    oldest = time.time() - CHART_KEEP.total_seconds()
     for old in folder.glob("weekly-*.png"):
         if old.stat().st_mtime < oldest:
             old.unlink(missing_ok=True)
