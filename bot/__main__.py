@@ -204,8 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     backup = sub.add_parser("backup", help="copy the database consistently while the bot runs")
     backup.add_argument("file", type=Path)
     backup.set_defaults(handler=cmd_backup)
-    exp = sub.add_parser("export", help="write reports (with timelines) or volunteer hours as CSV for Excel")
-    exp.add_argument("kind", choices=["reports", "hours"])
+    exp = sub.add_parser("export", help="write reports (with timelines), volunteer hours or deliberation "
+                         "results as CSV for Excel")
+    exp.add_argument("kind", choices=["reports", "hours", "deliberation"])
     exp.add_argument("--from", dest="date_from", required=True, type=date.fromisoformat, metavar="YYYY-MM-DD",
                      help="first day (street time)")
     exp.add_argument("--to", dest="date_to", required=True, type=date.fromisoformat, metavar="YYYY-MM-DD",

@@ -1,5 +1,5 @@
-"""/export: reports with their timelines, or volunteer service hours, as a CSV file that opens in Excel,
-for a scope and a period the person may see (the same choices as /stats)."""
+"""/export: reports with their timelines, volunteer service hours or deliberation results, as a CSV file
+that opens in Excel, for a scope and a period the person may see (the same choices as /stats)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ from bot.ui.keyboards import inline
 PREFIX = "ex"
 # Telegram takes documents up to 50 MB from a bot; longer exports are for the command line.
 MAX_BYTES = 45 * 1024 * 1024
-_CODES = {"r": Export.REPORTS, "h": Export.HOURS}
+_CODES = {"r": Export.REPORTS, "h": Export.HOURS, "d": Export.DELIBERATION}
 
 
 async def show_export(ctx: Ctx, choice: ScopeChoice, period: Period) -> None:
@@ -50,6 +50,7 @@ async def show_export(ctx: Ctx, choice: ScopeChoice, period: Period) -> None:
             "",
             _("Reports: every report filed in the period, with its timeline; no reporter is named."),
             _("Volunteer hours: attendance and hours at activities held in the period."),
+        _("Deliberation: turnout and totals of votes that closed in the period; never a single ballot."),
             _("CSV files in UTF-8 that open in Excel."),
         ]
     )
@@ -58,6 +59,7 @@ async def show_export(ctx: Ctx, choice: ScopeChoice, period: Period) -> None:
             (_("📄 Reports"), encode(PREFIX, "f", *here, "r")),
             (_("🙋 Volunteer hours"), encode(PREFIX, "f", *here, "h")),
         ],
+        [(_("🗳 Deliberation results"), encode(PREFIX, "f", *here, "d"))],
         period_row(ctx, PREFIX, choice.scope, period),
         [
             (_("🔭 Another area"), encode(STATS_PREFIX, "p", *here, 0, PREFIX)),
@@ -126,7 +128,7 @@ def register(application: Application) -> None:
         application,
         menu.Command(
             "export",
-            N_("Reports or volunteer hours as a spreadsheet (CSV)"),
+            N_("Reports, volunteer hours or deliberation results as a spreadsheet (CSV)"),
             final(cmd_export),
             roles=STATS_ROLES,
             order=71,

@@ -198,6 +198,12 @@ def dashboard_text(ctx: Ctx, choice: ScopeChoice, board: Dashboard) -> str:
                 going=board.attendance.going,
             )
         )
+    if board.topics:
+        lines.append(
+            _("🗳 Votes closed: {topics} · turnout: {value}").format(
+                topics=board.topics, value=ratio_text(ctx, board.turnout)
+            )
+        )
     if board.by_category or board.by_grid:
         lines += ["", _("Each line: received · response / resolution / satisfaction rate")]
     if board.by_category:
@@ -223,7 +229,9 @@ DEFINITIONS = N_(
     "<b>Working time</b> counts working days and hours only: to accept, from the first assignment to "
     "acceptance; to resolve, from filing to the worker's “resolved”. Median and 90th percentile.\n"
     "<b>Overdue now</b>: open reports past the deadline their assignee works to, as of now.\n"
-    "<b>Reopen rate</b>: reports closed in the period that were reopened at least once ÷ reports closed."
+    "<b>Reopen rate</b>: reports closed in the period that were reopened at least once ÷ reports closed.\n"
+    "<b>Turnout</b>: votes cast ÷ eligible votes (people, or households) on topics whose vote closed in the "
+    "period."
 )
 
 

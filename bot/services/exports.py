@@ -1,12 +1,11 @@
-"""CSV exports for organizers: reports with their timelines, and volunteer service hours.
+"""CSV exports for organizers: reports with their timelines, volunteer service hours, deliberation results.
 
 The files open correctly in Excel: UTF-8 with a byte-order mark (without it Excel reads UTF-8 as the
 local code page and garbles Chinese), CRLF line ends, and a cell that starts like a formula (= + - @)
 gets a leading apostrophe, so a typed description can never run as one. A report export names nobody:
 no reporter, no contact, no actor, no typed notes in the timeline. Rates-related columns use
-bot.domain.rates, the definitions /stats shows.
-
-Deliberation results are not exported: the deliberation tables (migration 006) do not exist yet.
+bot.domain.rates, the definitions /stats shows. Deliberation results are totals per option from the
+deliberation service's own tally of closed topics: never a ballot, never who voted how.
 """
 
 from __future__ import annotations
@@ -19,14 +18,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TextIO
 
+from bot.domain.deliberation import BallotType
 from bot.domain.people import Scope
 from bot.domain.rates import Period, accepted_within, working_hours_between
 from bot.domain.reports import Channel, Outcome, ReportState
 from bot.domain.volunteering import ServiceStatus
 from bot.i18n import N_, Translator, translator
+from bot.services import deliberation
 from bot.services.container import Services
 from bot.services.reports import CHANNEL_LABELS, STATE_LABELS, categories
 from bot.services.volunteering import STATUS_LABELS
+from bot.storage import deliberation as deliberation_store
 from bot.storage import stats as store
 from bot.storage import volunteering as volunteering_store
 
@@ -37,6 +39,7 @@ _FORMULA_STARTS = frozenset({"=", "+", "-", "@", "\t", "\r"})
 class Export(StrEnum):
     REPORTS = "reports"
     HOURS = "hours"
+    DELIBERATION = "deliberation"
 
 
 @dataclass(frozen=True)
@@ -189,7 +192,70 @@ async def write_hours(services: Services, scope: Scope, period: Period, locale: 
     return rows
 
 
-WRITERS = {Export.REPORTS: write_reports, Export.HOURS: write_hours}
+DELIBERATION_COLUMNS = (
+    N_("Topic"),
+    N_("Deliberation track"),
+    N_("Community"),
+    N_("Opened"),
+    N_("Closed"),
+    N_("Eligible votes"),
+    N_("Votes cast"),
+    N_("Turnout"),
+    N_("Quorum"),
+    N_("Quorum met"),
+    N_("Result"),
+    N_("Decision"),
+    N_("Actions"),
+    N_("Responsible"),
+)
+# Plain words for a spreadsheet cell (the bot's buttons carry emoji).
+YES_NO_ABSTAIN = (N_("yes"), N_("no"), N_("abstain"))
+
+
+async def write_deliberation(
+    services: Services, scope: Scope, period: Period, locale: str, out: TextIO
+) -> int:
+    """Topics whose vote closed in `period` within `scope`: turnout, quorum, totals per option, outcome."""
+    _ = translator(locale)
+    tz = services.settings.tz
+    write = _writer(out)
+    write([_(c) for c in DELIBERATION_COLUMNS])
+    communities = {c.id: c.name for c in await store.communities(services.db)}
+    rows = 0
+    for topic_id in await store.closed_topics(services.db, scope, *period.bounds(tz)):
+        topic = await deliberation_store.get(services.db, topic_id)
+        tally = None if topic is None else await deliberation.results(services, topic, has_voted=False)
+        if topic is None or tally is None:
+            continue
+        labels = (
+            [_(label) for label in YES_NO_ABSTAIN]
+            if topic.rules.ballot_type is BallotType.YES_NO
+            else topic.options
+        )
+        result = "; ".join(f"{labels[c.option - 1]}: {c.votes} ({c.percent}%)" for c in tally.counts)
+        write(
+            [
+                topic.title,
+                _(deliberation.TRACK_LABELS[topic.track]) if topic.track else "",
+                communities.get(topic.community_id or 0, _("Whole street")),
+                f"{topic.opened_at.astimezone(tz):%Y-%m-%d %H:%M}" if topic.opened_at else "",
+                f"{topic.closed_at.astimezone(tz):%Y-%m-%d %H:%M}" if topic.closed_at else "",
+                tally.eligible,
+                tally.voted,
+                f"{tally.turnout_percent}%",
+                f"{tally.quorum_percent}%",
+                _("yes") if tally.quorum_met else _("no"),
+                result,
+                topic.outcome_decision or "",
+                topic.outcome_actions or "",
+                topic.outcome_responsible or "",
+            ]
+        )
+        rows += 1
+    return rows
+
+
+WRITERS = {Export.REPORTS: write_reports, Export.HOURS: write_hours, Export.DELIBERATION: write_deliberation}
 
 
 def filename(what: Export, scope: Scope, period: Period) -> str:

@@ -46,7 +46,9 @@ from bot.i18n import N_, translator
 from bot.services import charts
 from bot.services.container import Services
 from bot.services.reports import categories, locales_of
+from bot.storage import deliberation as deliberation_store
 from bot.storage import stats as store
+from bot.storage.db import Database
 from bot.storage.reports import Source
 from bot.timers.engine import TimerRow, register_timer, schedule
 
@@ -127,6 +129,8 @@ class Dashboard:
     grid_names: dict[str, str]
     service: store.Service
     attendance: store.Attendance
+    topics: int
+    turnout: Ratio
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,7 @@ async def dashboard(services: Services, scope: Scope, period: Period) -> Dashboa
     start, end = period.bounds(services.settings.tz)
     facts = await _facts(db, scope, start, end)
     overdue = await store.overdue(db, scope, services.clock.now())
+    topics = await store.closed_topics(db, scope, start, end)
     grid_names = {str(g.id): g.name for g in await store.grids(db)}
     return Dashboard(
         scope=scope,
@@ -199,7 +204,19 @@ async def dashboard(services: Services, scope: Scope, period: Period) -> Dashboa
         grid_names=grid_names,
         service=await store.volunteer_service(db, scope, start, end),
         attendance=await store.meeting_attendance(db, scope, start, end),
+        topics=len(topics),
+        turnout=await turnout(db, topics),
     )
+
+
+async def turnout(db: Database, topic_ids: list[int]) -> Ratio:
+    """Deliberation turnout over several topics: votes cast / eligible votes (people, or households on
+    per-household topics), as each topic's own turnout counts them."""
+    eligible = voted = 0
+    for topic_id in topic_ids:
+        eligible += await deliberation_store.eligible_count(db, topic_id)
+        voted += await deliberation_store.voted_count(db, topic_id)
+    return Ratio(voted, eligible)
 
 
 def category_name(services: Services, code: str, locale: str) -> str:

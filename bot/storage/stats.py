@@ -189,6 +189,27 @@ async def meeting_attendance(source: Source, scope: Scope, start: datetime, end:
     return Attendance(int(row["meetings"]), int(row["going"]), int(row["present"]), int(row["marked"]))
 
 
+async def closed_topics(source: Source, scope: Scope, start: datetime, end: datetime) -> list[int]:
+    """Deliberation topics whose vote closed in [start, end): a community's own (a whole-street
+    consultation counts for the street), a grid's when it concerns a building there."""
+    where, params = "", []
+    if scope.kind is ScopeKind.COMMUNITY:
+        where, params = " AND t.community_id = ?", [scope.id]
+    elif scope.kind is ScopeKind.GRID:
+        where = (
+            " AND EXISTS (SELECT 1 FROM deliberation_buildings d JOIN buildings b ON b.id = d.building_id "
+            "WHERE d.topic_id = t.id AND b.grid_id = ?)"
+        )
+        params = [scope.id]
+    rows = await fetch_all(
+        source,
+        "SELECT t.id FROM deliberation_topics t WHERE t.state = 'closed' AND t.closed_at >= ? "
+        f"AND t.closed_at < ?{where} ORDER BY t.closed_at, t.id",
+        [*_range(start, end), *params],
+    )
+    return [row[0] for row in rows]
+
+
 @dataclass(frozen=True)
 class Unit:
     """A grid or community as the dashboard names it."""
