@@ -16,10 +16,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.clock import to_db
+from bot.domain.deliberation import Panel, TopicState, Track
 from bot.domain.people import Scope, ScopeKind
 from bot.domain.rates import date_range
 from bot.services import exports
 from bot.services.stats import STREET
+from bot.storage import deliberation as deliberation_store
 from tests.support.people import BotHarness
 from tests.test_stats import Week, seed_week
 
@@ -61,6 +63,47 @@ async def add_verified_service(week: Week, hours: float) -> None:
             "INSERT INTO volunteer_service (seat_id, opportunity_id, person_id, status, hours, points, "
             "verified_at) VALUES (?, ?, ?, 'verified', ?, 10, ?)",
             (seat, opportunity, week.ids["alice"], hours, ends),
+        )
+
+
+async def add_closed_vote(week: Week) -> None:
+    """An anonymous yes/no topic of the community, two eligible residents, one secret ballot, closed on
+    Friday with its outcome."""
+    now = week.h.clock.now()
+    closes = datetime(2025, 3, 7, 18, 0, tzinfo=TZ)
+    async with week.h.services.db.transaction() as conn:
+        topic_id = await deliberation_store.insert_topic(
+            conn,
+            state=TopicState.OPEN,
+            track=Track.SMALL,
+            community_id=week.street.community,
+            title="加装电梯",
+            background="",
+            now=now,
+            building_ids=[week.street.building_a],
+        )
+        await conn.execute(
+            "UPDATE deliberation_topics SET anonymous = 1, final = 1, quorum_percent = 50, opened_at = ?, "
+            "closes_at = ?, outcome_decision = '同意加装' WHERE id = ?",
+            (to_db(now), to_db(closes), topic_id),
+        )
+        await deliberation_store.freeze(
+            conn, topic_id, [(week.ids[n], f"p{week.ids[n]}", Panel.RESIDENT) for n in ("alice", "bob")]
+        )
+        topic = await deliberation_store.get(conn, topic_id)
+        assert topic is not None
+        assert await deliberation_store.cast(
+            conn,
+            topic=topic,
+            voter_key=f"p{week.ids['alice']}",
+            person_id=week.ids["alice"],
+            panel=Panel.RESIDENT,
+            choices=(1,),
+            now=now,
+        )
+        await conn.execute(
+            "UPDATE deliberation_topics SET state = 'closed', closed_at = ? WHERE id = ?",
+            (to_db(closes), topic_id),
         )
 
 
@@ -124,6 +167,30 @@ async def test_organizer_exports_through_telegram_and_cannot_export_the_street(w
     assert answer is not None and answer.show_alert and "your own area" in (answer.text or "")
     await liu.press_data(f"ex:f:c{week.street.community}:tm:zz")
     assert "expired" in (liu.last_callback_answer.text or "")  # type: ignore[union-attr]
+
+
+async def test_deliberation_results_are_totals_and_turnout_never_ballots(week: Week) -> None:
+    await add_closed_vote(week)
+    document = await exports.export(week.h.services, exports.Export.DELIBERATION, STREET, MARCH, "en")
+    [row] = rows_of(document.content)
+    assert row["Topic"] == "加装电梯" and row["Community"] == "Riverside"
+    assert (row["Eligible votes"], row["Votes cast"], row["Turnout"], row["Quorum met"]) == (
+        "2",
+        "1",
+        "50%",
+        "yes",
+    )
+    assert row["Result"] == "yes: 1 (100%); no: 0 (0%); abstain: 0 (0%)" and row["Decision"] == "同意加装"
+    text = document.content.decode("utf-8-sig")
+    assert "Alice" not in text and "Bob" not in text
+    south = Scope(kind=ScopeKind.GRID, id=week.street.south)
+    assert (await exports.export(week.h.services, exports.Export.DELIBERATION, south, MARCH, "en")).rows == 0
+    await week.liu.send("/stats")
+    assert "Votes closed: 1 · turnout: 50% (1 of 2)" in week.liu.last_message.text
+    await week.liu.send("/export")
+    await week.liu.press("🗳 Deliberation results")
+    sent = week.liu.last_message.document
+    assert sent is not None and len(rows_of(sent.content)) == 1
 
 
 def run_cli(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
