@@ -64,6 +64,7 @@ async def test_patrol_fires_on_schedule_across_a_restart_and_is_closed_with_a_no
     assert "photo" in wang.last_message.text
     await wang.send_photo()
     number = task.split()[2]
+    assert f"Marked {number} done and closed." in wang.last_message.text
     report = await team.h.services.db.fetch_one("SELECT id, state, resolution_note FROM reports WHERE number = ?",
                                                 (number,))
     assert report is not None and report["state"] == ReportState.CLOSED.value

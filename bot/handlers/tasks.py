@@ -441,9 +441,11 @@ async def _resolve(ctx: Ctx, draft: Draft, text: str | None, photo: str | None, 
         await ctx.reply(ctx._("This kind of task needs a photo of the result. Please send one."))
         return False
     report = await task_service.resolve(ctx.services, ctx.person, report_id, note, photo)
-    await ctx.reply(
-        ctx._("Marked {number} fixed. The reporter is asked whether it is.").format(number=esc(report.number))
-    )
+    if report.state is ReportState.RESOLVED:
+        text = ctx._("Marked {number} fixed. The reporter is asked whether it is.")
+    else:  # a patrol has no reporter to ask: it closes at once
+        text = ctx._("Marked {number} done and closed.")
+    await ctx.reply(text.format(number=esc(report.number)))
     return True
 
 
