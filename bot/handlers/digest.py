@@ -9,7 +9,6 @@ from telegram.ext import Application, ContextTypes
 from bot.domain.people import STAFF_ROLES
 from bot.handlers import menu
 from bot.handlers.common import Ctx
-from bot.handlers.tasks import final
 from bot.i18n import N_
 from bot.runtime import services_of
 from bot.services import digests
@@ -48,7 +47,7 @@ def register(application: Application) -> None:
         menu.Command(
             "digest",
             N_("Your daily digest as it stands now"),
-            final(cmd_digest),
+            cmd_digest,
             roles=STAFF_ROLES,
             order=36,
         ),

@@ -25,7 +25,7 @@ from bot.handlers.stats import (
 from bot.handlers.stats import (
     PREFIX as STATS_PREFIX,
 )
-from bot.handlers.tasks import EXPIRED, callback_parts, final, present
+from bot.handlers.tasks import EXPIRED, callback_parts, present
 from bot.i18n import N_
 from bot.services import exports
 from bot.services.exports import Export
@@ -129,7 +129,7 @@ def register(application: Application) -> None:
         menu.Command(
             "export",
             N_("Reports, volunteer hours or deliberation results as a spreadsheet (CSV)"),
-            final(cmd_export),
+            cmd_export,
             roles=STATS_ROLES,
             order=71,
         ),

@@ -16,7 +16,6 @@ from bot.handlers.tasks import (
     NotePurpose,
     ask_note,
     callback_parts,
-    final,
     note_purpose,
     page_row,
     present,
@@ -249,7 +248,7 @@ def register(application: Application) -> None:
         menu.Command(
             "myreports",
             N_("Your reports and the ones you follow"),
-            final(cmd_myreports),
+            cmd_myreports,
             menu_label=N_("📋 My reports"),
             order=11,
         ),

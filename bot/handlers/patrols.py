@@ -17,7 +17,7 @@ from bot.handlers import menu
 from bot.handlers.common import Ctx
 from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, register_flow, show
 from bot.handlers.groups import COMMANDS
-from bot.handlers.tasks import EXPIRED, callback_parts, final, moment, present, refuse
+from bot.handlers.tasks import EXPIRED, callback_parts, moment, present, refuse
 from bot.i18n import N_
 from bot.services import patrols as patrol_service
 from bot.services import reports as report_service
@@ -310,7 +310,7 @@ def register(application: Application) -> None:
         menu.Command(
             "patrols",
             N_("Recurring patrols of your grids"),
-            final(cmd_patrols),
+            cmd_patrols,
             roles=MANAGERS,
             order=31,
         ),

@@ -18,7 +18,7 @@ from bot.domain.reports import DESCRIPTION_MAX, PHOTOS_MAX, Channel
 from bot.handlers import menu
 from bot.handlers.common import Ctx
 from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, register_flow, show
-from bot.handlers.tasks import EXPIRED, final, moment
+from bot.handlers.tasks import EXPIRED, moment
 from bot.i18n import N_
 from bot.services import reports as report_service
 from bot.services.reports import CHANNEL_LABELS, STATE_LABELS, Refused, ReportInput
@@ -568,7 +568,7 @@ def register(application: Application) -> None:
         menu.Command(
             "report",
             N_("Report a problem to your grid team"),
-            final(cmd_report),
+            cmd_report,
             menu_label=N_("📝 Report a problem"),
             order=10,
         ),

@@ -19,7 +19,6 @@ from bot.handlers.tasks import (
     NotePurpose,
     ask_note,
     callback_parts,
-    final,
     note_purpose,
     page_row,
     present,
@@ -242,7 +241,7 @@ def register(application: Application) -> None:
         menu.Command(
             "gridreports",
             N_("Open reports in your grid or community"),
-            final(cmd_gridreports),
+            cmd_gridreports,
             roles=STAFF_ROLES,
             order=21,
         ),
@@ -252,7 +251,7 @@ def register(application: Application) -> None:
         menu.Command(
             "file",
             N_("File a report on a resident's behalf (phone, walk-in, 12345)"),
-            final(cmd_file),
+            cmd_file,
             roles=STAFF_ROLES,
             order=22,
         ),

@@ -18,7 +18,7 @@ from bot.handlers import menu
 from bot.handlers.common import Ctx
 from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, register_flow, show
 from bot.handlers.groups import COMMANDS
-from bot.handlers.tasks import EXPIRED, callback_parts, final, present, refuse, show_task
+from bot.handlers.tasks import EXPIRED, callback_parts, present, refuse, show_task
 from bot.i18n import N_
 from bot.services import roster
 from bot.services.reports import Refused
@@ -524,7 +524,7 @@ def register(application: Application) -> None:
     add(
         application,
         menu.Command(
-            "duty", N_("Duty roster for nights and holidays"), final(cmd_duty), roles=DUTY_VIEWERS, order=32
+            "duty", N_("Duty roster for nights and holidays"), cmd_duty, roles=DUTY_VIEWERS, order=32
         ),
     )
     add(
@@ -532,7 +532,7 @@ def register(application: Application) -> None:
         menu.Command(
             "leave",
             N_("Mark leave and hand your tasks to a stand-in"),
-            final(cmd_leave),
+            cmd_leave,
             roles=LEAVE_TAKERS,
             order=33,
         ),
@@ -542,7 +542,7 @@ def register(application: Application) -> None:
         menu.Command(
             "offboard",
             N_("Take someone off a grid team, handing on their tasks"),
-            final(cmd_offboard),
+            cmd_offboard,
             roles=MANAGERS,
             order=34,
         ),

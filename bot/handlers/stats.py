@@ -32,7 +32,7 @@ from bot.handlers import menu
 from bot.handlers.common import Ctx
 from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, register_flow, show
 from bot.handlers.groups import COMMANDS
-from bot.handlers.tasks import EXPIRED, callback_parts, final, present
+from bot.handlers.tasks import EXPIRED, callback_parts, present
 from bot.i18n import N_
 from bot.runtime import services_of
 from bot.services import charts
@@ -415,7 +415,7 @@ def register(application: Application) -> None:
         menu.Command(
             "stats",
             N_("Dashboard: the three rates, what is overdue, trends"),
-            final(cmd_stats),
+            cmd_stats,
             roles=STATS_ROLES,
             menu_label=N_("📊 Dashboard"),
             order=70,

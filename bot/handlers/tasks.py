@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from telegram import InlineKeyboardMarkup, Message, Update
-from telegram.ext import Application, ApplicationHandlerStop, CallbackQueryHandler, ContextTypes
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 
 from bot.domain.people import Role
 from bot.domain.reports import (
@@ -163,16 +163,6 @@ async def refuse(ctx: Ctx, refusal: Refused) -> None:
         await ctx.answer(text, alert=True)
     else:
         await ctx.reply(text)
-
-
-def final(command: Callable[[Ctx], Awaitable[None]]) -> Callable[[Ctx], Awaitable[None]]:
-    """A command that has answered stops there, so no later handler group answers it a second time."""
-
-    async def run(ctx: Ctx) -> None:
-        await command(ctx)
-        raise ApplicationHandlerStop
-
-    return run
 
 
 def callback_parts(update: Update) -> tuple[str, list[str]]:
@@ -509,7 +499,7 @@ def register(application: Application) -> None:
         menu.Command(
             "tasks",
             N_("Your open tasks, nearest deadline first"),
-            final(cmd_tasks),
+            cmd_tasks,
             roles=TASK_ROLES,
             menu_label=N_("🧰 My tasks"),
             order=20,

@@ -7,7 +7,7 @@ from telegram.ext import Application
 
 from bot.handlers import menu
 from bot.handlers.common import Ctx
-from bot.handlers.tasks import final, moment
+from bot.handlers.tasks import moment
 from bot.i18n import N_
 from bot.services import verification
 from bot.ui.html import MESSAGE_LIMIT, esc
@@ -51,7 +51,7 @@ def register(application: Application) -> None:
         menu.Command(
             "unreachable",
             N_("People of your grids who blocked the bot"),
-            final(cmd_unreachable),
+            cmd_unreachable,
             roles=STAFF,
             order=35,
         ),

@@ -13,7 +13,7 @@ from bot.handlers.common import Ctx
 from bot.handlers.flows import Flow, Turn, View, end_flow, new_draft, register_flow, show
 from bot.handlers.groups import COMMANDS
 from bot.handlers.roster import keyboard
-from bot.handlers.tasks import EXPIRED, callback_parts, final, page_row, present, refuse
+from bot.handlers.tasks import EXPIRED, callback_parts, page_row, present, refuse
 from bot.i18n import N_
 from bot.services import verification
 from bot.services.reports import Refused, place_text_for
@@ -165,7 +165,7 @@ def register(application: Application) -> None:
         menu.Command(
             "verify",
             N_("Confirm the homes of your grid's residents"),
-            final(cmd_verify),
+            cmd_verify,
             roles=REVIEWERS,
             order=30,
         ),
