@@ -41,4 +41,5 @@ def to_db(moment: datetime) -> str:
 
 
 def from_db(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    """fromisoformat is several times faster than strptime, which dominated dashboard queries."""
+    return datetime.fromisoformat(value)
