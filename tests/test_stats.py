@@ -156,6 +156,16 @@ async def test_organizer_sees_ninety_seventy_seventy_five_percent_for_the_week(w
     assert "North: 10 received · 90% / 70% / 75%" in text
 
 
+async def test_patrol_rounds_stay_out_of_the_residents_rates(week: Week) -> None:
+    """A patrol is the team's own round, not a resident's report: it counts in no rate."""
+    async with week.h.services.db.transaction() as conn:
+        await conn.execute("UPDATE reports SET category = 'patrol' WHERE id = ?", (week.report_ids[9],))
+    await week.liu.send("/stats")
+    text = week.liu.last_message.text
+    assert "Reports received: 9" in text
+    assert "Response rate: 100% (9 of 9)" in text
+
+
 async def test_definitions_are_one_tap_away_and_back(week: Week) -> None:
     await week.liu.send("/stats")
     await week.liu.press("ℹ️ Definitions")

@@ -29,6 +29,7 @@ KEYWORDS = {"_": None, "N_": None}
 # OpenCC's Taiwan phrasing differs from the glossary (../shared/GLOSSARY.md) for these terms.
 HANT_GLOSSARY = {
     "社群": "社區", "專案": "項目", "時長": "時數", "釋出": "發布", "資訊員": "信息員", "物件": "對象", "稽核": "審核",
+    "最近 {n} 周": "最近 {n} 週",
 }
 # A fixed header date keeps catalogs byte-stable between runs, so they merge cleanly.
 FIXED_DATE = datetime(2026, 1, 1, tzinfo=UTC)

@@ -16,6 +16,7 @@ import aiosqlite
 
 from bot.clock import from_db, to_db
 from bot.domain import meetings, volunteering
+from bot.domain.patrols import PATROL_CATEGORY
 from bot.domain.people import Scope, ScopeKind
 from bot.domain.rates import Assigned, Closed, Rated
 from bot.domain.reports import Outcome
@@ -23,12 +24,14 @@ from bot.storage.reports import Source, fetch_all, fetch_one
 
 
 def _in_scope(scope: Scope, alias: str = "r") -> tuple[str, list[Any]]:
-    """The scope as a condition on a reports alias (the whole street: none)."""
+    """The scope as a condition on a reports alias. Patrol tasks are the team's own rounds, not problems
+    residents reported, so they stay out of every rate and count."""
+    patrols = f" AND {alias}.category != '{PATROL_CATEGORY}'"
     if scope.kind is ScopeKind.COMMUNITY:
-        return f" AND {alias}.community_id = ?", [scope.id]
+        return f"{patrols} AND {alias}.community_id = ?", [scope.id]
     if scope.kind is ScopeKind.GRID:
-        return f" AND {alias}.grid_id = ?", [scope.id]
-    return "", []
+        return f"{patrols} AND {alias}.grid_id = ?", [scope.id]
+    return patrols, []
 
 
 def _range(start: datetime, end: datetime) -> list[Any]:
