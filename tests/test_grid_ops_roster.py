@@ -174,6 +174,17 @@ async def test_leave_routes_new_tasks_to_the_stand_in_and_hands_over_open_ones(t
     assert back.assignee_id == team.ids["wang"]
 
 
+async def test_an_overdue_notice_reaches_the_team_leads_stand_in_while_they_are_on_leave(team: Team) -> None:
+    services = team.h.services
+    chen = await team.profile("chen")
+    await roster.mark_leave(services, chen, date(2025, 3, 3), date(2025, 3, 7), team.ids["zhou"])
+    report = await team.file("alice", description="Stair light out")
+    await team.h.advance(hours=5)  # past its four working hours to accept
+    notice = f"⚠️ Overdue notice: report {report.number} (Lighting) was not accepted in time"
+    assert notice in texts(team.zhou)
+    assert notice not in texts(team.chen)
+
+
 async def test_leave_days_and_stand_ins_are_checked(team: Team) -> None:
     wang = team.wang
     await wang.send("/leave")

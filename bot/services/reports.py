@@ -825,7 +825,7 @@ async def answer_fixed(services: Services, person: Person, report_id: int, answe
         await push(
             conn,
             now,
-            await routing.supervisors(conn, report),
+            await routing.supervisors(conn, report, now),
             N_(
                 "The reporter of {number} ({category}) is not sure it is fixed. Please arrange a return "
                 "visit."
@@ -873,7 +873,7 @@ async def _reopen(
     await push(
         conn,
         now,
-        await routing.supervisors(conn, reopened),
+        await routing.supervisors(conn, reopened, now),
         N_("🔁 Report {number} ({category}) was reopened by its reporter ({count} times so far)."),
         params,
     )
@@ -960,7 +960,7 @@ async def _on_accept_due(services: Services, conn: aiosqlite.Connection, timer: 
     await push(
         conn,
         now,
-        await routing.supervisors(conn, report),
+        await routing.supervisors(conn, report, now),
         N_("⚠️ Overdue notice: report {number} ({category}) was not accepted in time ({status})."),
         about(services, report),
         buttons=[[Button(N_("📋 Open task"), f"tk:o:{report.id}")]],
@@ -995,7 +995,7 @@ async def _on_fix_due(services: Services, conn: aiosqlite.Connection, timer: Tim
     await push(
         conn,
         now,
-        await routing.supervisors(conn, report, escalate=True),
+        await routing.supervisors(conn, report, now, escalate=True),
         N_("⚠️ Overdue notice: report {number} ({category}) was not fixed in time ({status})."),
         about(services, report),
         buttons=[[Button(N_("📋 Open task"), f"tk:o:{report.id}")]],

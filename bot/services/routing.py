@@ -41,16 +41,19 @@ async def route(
     return None
 
 
-async def supervisors(conn: aiosqlite.Connection, report: Report, *, escalate: bool = False) -> list[int]:
+async def supervisors(
+    conn: aiosqlite.Connection, report: Report, now: datetime, *, escalate: bool = False
+) -> list[int]:
     """Who is told when a deadline slips or a task is handed back: the grid's team leads, else the
-    community's organizers, else the street admins; `escalate` adds the organizers as well.
+    community's organizers, else the street admins; `escalate` adds the organizers as well. A team
+    lead on leave at `now` is covered by their stand-in.
 
     The assignee is never their own supervisor: a team lead holding the task goes one rung up.
     """
     ladder = _ladder(report.grid_id, report.community_id)[2:]
     found: list[int] = []
     for role, scope in ladder:
-        people_ids = [p for p in await store.holders(conn, role, scope) if p != report.assignee_id]
+        people_ids = [p for p in await store.covering(conn, role, scope, now) if p != report.assignee_id]
         if people_ids and (not found or (escalate and role is Role.ORGANIZER)):
             found += [p for p in people_ids if p not in found]
         if found and not (escalate and role is Role.SECRETARY):

@@ -162,7 +162,7 @@ async def hand_back(services: Services, person: Person, report_id: int, reason: 
         await push(
             conn,
             now,
-            await routing.supervisors(conn, report),
+            await routing.supervisors(conn, report, now),
             N_("↩️ {worker} handed back task {number} ({category}): {reason}\nPlease reassign it."),
             lambda _, loc: {**base(_, loc), "worker": person.name, "reason": reason},
             buttons=[[Button(N_("👥 Reassign"), f"rs:re:{report.id}")], *_open_task_button(report.id)],

@@ -351,6 +351,19 @@ async def holders(source: Source, role: Role, scope: Scope) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
+async def covering(source: Source, role: Role, scope: Scope, now: datetime) -> list[int]:
+    """Like `holders`, with whoever is on leave at `now` replaced by their stand-in."""
+    rows = await fetch_all(
+        source,
+        "SELECT DISTINCT COALESCE(l.stand_in_id, p.id) FROM people p JOIN roles r ON r.person_id = p.id "
+        "LEFT JOIN leaves l ON l.person_id = p.id AND l.cancelled_at IS NULL AND l.starts_at <= ? "
+        "AND l.ends_at > ? WHERE r.role = ? AND r.scope_kind = ? AND r.scope_id = ? AND p.erased_at IS NULL "
+        "AND p.telegram_id IS NOT NULL ORDER BY 1",
+        (to_db(now), to_db(now), role.value, scope.kind.value, scope.id),
+    )
+    return [int(r[0]) for r in rows]
+
+
 async def tasks_of(db: Database, assignee_id: int, *, offset: int, limit: int) -> tuple[list[Report], int]:
     """A worker's open tasks, nearest deadline first, and how many there are."""
     rows = await db.fetch_all(
