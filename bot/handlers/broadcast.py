@@ -38,7 +38,18 @@ from bot.domain.broadcasts import (
 from bot.domain.volunteering import parse_start
 from bot.handlers import menu
 from bot.handlers.common import Ctx
-from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, register_flow, show
+from bot.handlers.flows import (
+    EXPIRED,
+    Button,
+    Flow,
+    Turn,
+    View,
+    end_flow,
+    new_draft,
+    not_understood,
+    register_flow,
+    show,
+)
 from bot.handlers.groups import COMMANDS
 from bot.i18n import N_, translator
 from bot.runtime import services_of
@@ -54,7 +65,6 @@ from bot.ui.timefmt import format_moment
 log = logging.getLogger(__name__)
 
 FLOW = "broadcast"
-EXPIRED = N_("This button has expired. Send /start or /help to go on.")
 NOT_YOURS = N_("This notice is not yours to manage (or it no longer exists).")
 NOT_ALLOWED = N_("You may not send notices to this audience. Organizers send within their own community; "
                  "street admins to the whole street.")
@@ -260,14 +270,6 @@ async def _turn(turn: Turn) -> None:
     await handlers[draft.step](turn)
 
 
-async def _not_understood(turn: Turn) -> None:
-    if turn.action is not None:
-        await turn.ctx.answer(turn.ctx._(EXPIRED), alert=True)
-        return
-    await turn.ctx.reply(turn.ctx._("Please use the buttons, or /cancel to stop."))
-    await show(turn.ctx, turn.draft)
-
-
 async def _after_audience(turn: Turn, ids: list[int]) -> None:
     """The audience is chosen: check it on the server, then the topic (or the text, for a meeting notice)."""
     ctx = turn.ctx
@@ -283,7 +285,7 @@ async def _on_kind(turn: Turn) -> None:
     name = turn.args[0] if turn.action == "k" and turn.args else None
     kind = None if name is None else audiences.kind_of(name)
     if kind is None or name not in {n for n, _k in await _kinds(turn.ctx)}:
-        await _not_understood(turn)
+        await not_understood(turn)
         return
     turn.draft.data.update(kind=name, ids=[], page=0)
     if kind.choices is None:
@@ -314,7 +316,7 @@ async def _on_pick(turn: Turn) -> None:
     chosen = _signed(turn.args[0]) if turn.action == "t" and turn.args else None
     offered = {c.id for c in await audiences.choices(ctx.services.db, ctx.person, d["kind"])}
     if chosen is None or chosen not in offered:
-        await _not_understood(turn)
+        await not_understood(turn)
         return
     if not kind.multiple:
         await _after_audience(turn, [chosen])
@@ -327,7 +329,7 @@ async def _on_pick(turn: Turn) -> None:
 async def _on_topic(turn: Turn) -> None:
     value = turn.args[0] if turn.action == "tp" and turn.args else None
     if value not in {t.value for t in Topic}:
-        await _not_understood(turn)
+        await not_understood(turn)
         return
     await turn.goto("text", topic=value)
 
@@ -339,7 +341,7 @@ async def _on_text(turn: Turn) -> None:
         await _to_preview(turn, body="", photo=None, document=None)
         return
     if turn.action is not None or message is None:
-        await _not_understood(turn)
+        await not_understood(turn)
         return
     photo = message.photo[-1].file_id if message.photo else None
     document = message.document.file_id if message.document else None
@@ -373,13 +375,13 @@ async def _on_preview(turn: Turn) -> None:
     elif turn.action == "edit":
         await turn.goto("text")
     else:
-        await _not_understood(turn)
+        await not_understood(turn)
 
 
 async def _on_when(turn: Turn) -> None:
     ctx = turn.ctx
     if turn.action is not None or turn.text is None:
-        await _not_understood(turn)
+        await not_understood(turn)
         return
     when = parse_start(turn.text, ctx.now, ctx.services.settings.tz)
     if when is None or when <= ctx.now:

@@ -35,7 +35,7 @@ from bot.domain.deliberation import (
 )
 from bot.handlers import menu
 from bot.handlers.common import Ctx
-from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, register_flow, show
+from bot.handlers.flows import EXPIRED, Button, Flow, Turn, View, end_flow, new_draft, register_flow, show
 from bot.handlers.groups import COMMANDS
 from bot.i18n import N_
 from bot.services import deliberation as service
@@ -51,7 +51,6 @@ from bot.ui.timefmt import format_moment, format_relative
 FLOW = "deliberation"
 PER_PAGE = 6
 TEXT_LIMIT = 4000
-EXPIRED = N_("This button has expired. Send /start or /help to go on.")
 YES_NO_LABELS = (N_("👍 Yes"), N_("👎 No"), N_("⚪ Abstain"))
 STATE_MARKS = {TopicState.ANNOUNCED: "🆕", TopicState.OPEN: "🗳", TopicState.CLOSED: "✔️"}
 PANEL_LABELS = {Panel.REPRESENTATIVE: N_("🎖 Representatives"), Panel.STAKEHOLDER: N_("🤝 Stakeholders")}

@@ -43,7 +43,17 @@ from bot.domain.volunteering import clean_text, parse_start
 from bot.handlers import menu
 from bot.handlers.common import Ctx
 from bot.handlers.deliberation import EXPIRED, VISIBILITY_LABELS, moment, rules_lines, topic_text
-from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, register_flow, show
+from bot.handlers.flows import (
+    Button,
+    Flow,
+    Turn,
+    View,
+    end_flow,
+    new_draft,
+    not_understood,
+    register_flow,
+    show,
+)
 from bot.handlers.groups import COMMANDS
 from bot.i18n import N_
 from bot.services import deliberation as service
@@ -59,6 +69,7 @@ SETUP_FLOW = "topic_setup"
 INPUT_FLOW = "topic_input"
 PER_PAGE = 6
 STREET = 0  # the community choice meaning "the whole street"
+TYPE_OR_PICK = N_("Please use the buttons, or type what the message asks for; /cancel stops.")
 BALLOT_LABELS = {
     BallotType.YES_NO: N_("Yes / no / abstain"),
     BallotType.SINGLE: N_("One option"),
@@ -444,7 +455,7 @@ async def _setup_turn(turn: Turn) -> None:
         return
     handler = _SETUP_STEPS.get(step)
     if handler is None or not await handler(turn):
-        await _not_understood(turn)
+        await not_understood(turn, TYPE_OR_PICK)
 
 
 async def _advance(turn: Turn, **data: Any) -> None:
@@ -453,14 +464,6 @@ async def _advance(turn: Turn, **data: Any) -> None:
     steps = _steps(merged)
     following = steps[min(steps.index(turn.draft.step) + 1, len(steps) - 1)] if turn.draft.step in steps else steps[0]
     await turn.goto(following, **data, page=0)
-
-
-async def _not_understood(turn: Turn) -> None:
-    if turn.action is not None:
-        await turn.ctx.answer(turn.ctx._(EXPIRED), alert=True)
-        return
-    await turn.ctx.reply(turn.ctx._("Please use the buttons, or type what the message asks for; /cancel stops."))
-    await show(turn.ctx, turn.draft)
 
 
 async def _problem(turn: Turn, text: str) -> bool:
@@ -727,7 +730,7 @@ async def _input_turn(turn: Turn) -> None:
         await _finish(turn, step)
         return
     if action is not None or not turn.text:
-        await _not_understood(turn)
+        await not_understood(turn, TYPE_OR_PICK)
         return
     text = turn.text.strip()
     limit = INPUT_PROMPTS[step][1]

@@ -24,6 +24,7 @@ from telegram.ext import (
 
 from bot.handlers.common import Ctx
 from bot.handlers.groups import FLOWS
+from bot.i18n import N_
 from bot.storage import drafts
 from bot.storage.drafts import Draft
 from bot.ui.callbacks import decode, encode, int_part
@@ -32,6 +33,9 @@ from bot.ui.keyboards import inline
 FLOW_PREFIX = "f"
 FLOWS_KEY = "flows"
 Button = tuple[str, str]  # (label, "action" or "action:arg")
+EXPIRED = N_("This button has expired. Send /start or /help to go on.")
+USE_THE_BUTTONS = N_("Please use the buttons, or /cancel to stop.")
+DIDNT_UNDERSTAND = N_("I didn't understand that. Please use the buttons below, or /cancel to stop.")
 
 
 @dataclass
@@ -107,6 +111,17 @@ async def show(ctx: Ctx, draft: Draft) -> Draft:
     return saved
 
 
+async def not_understood(turn: Turn, hint: str = USE_THE_BUTTONS) -> None:
+    """Stickers, stray text or an old button: a stale button hears "expired", anything else what is
+    expected (`hint`, a msgid) and sees the step again."""
+    ctx = turn.ctx
+    if turn.action is not None:
+        await ctx.answer(ctx._(EXPIRED), alert=True)
+        return
+    await ctx.reply(ctx._(hint))
+    await show(ctx, turn.draft)
+
+
 async def end_flow(ctx: Ctx, draft: Draft) -> bool:
     """Delete the draft if it is still this version; False means a double tap got here first."""
     async with ctx.services.db.transaction() as conn:
@@ -153,7 +168,7 @@ async def _on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     version = int_part(parts, 0)
     flow = _flow_for(context.application, ctx.draft)
     if ctx.draft is None or flow is None or version != ctx.draft.version or len(parts) < 2:
-        await ctx.answer(ctx._("This button has expired. Send /start or /help to go on."), alert=True)
+        await ctx.answer(ctx._(EXPIRED), alert=True)
         raise ApplicationHandlerStop
     await flow.on_turn(Turn(ctx, ctx.draft, action=parts[1], args=parts[2:]))
     await ctx.answer()

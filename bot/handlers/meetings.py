@@ -35,7 +35,18 @@ from bot.domain.volunteering import clean_text, parse_count, parse_end, parse_st
 from bot.handlers import broadcast as broadcast_handlers
 from bot.handlers import menu
 from bot.handlers.common import Ctx
-from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, register_flow, show
+from bot.handlers.flows import (
+    EXPIRED,
+    Button,
+    Flow,
+    Turn,
+    View,
+    end_flow,
+    new_draft,
+    not_understood,
+    register_flow,
+    show,
+)
 from bot.handlers.groups import COMMANDS
 from bot.i18n import N_
 from bot.services import ics
@@ -52,7 +63,6 @@ STAFF = "mtga"
 NEW_FLOW = "meeting_new"
 EDIT_FLOW = "meeting_edit"
 RECENT = timedelta(days=30)
-EXPIRED = N_("This button has expired. Send /start or /help to go on.")
 NOT_YOURS = N_("You don't manage this meeting (or it no longer exists).")
 Row = list[tuple[str, str]]
 
@@ -436,15 +446,7 @@ async def _new_turn(turn: Turn) -> None:
     elif step in PROMPTS:
         await _new_answer(turn)
     else:
-        await _not_understood(turn)
-
-
-async def _not_understood(turn: Turn) -> None:
-    if turn.action is not None:
-        await turn.ctx.answer(turn.ctx._(EXPIRED), alert=True)
-        return
-    await turn.ctx.reply(turn.ctx._("Please use the buttons, or /cancel to stop."))
-    await show(turn.ctx, turn.draft)
+        await not_understood(turn)
 
 
 async def _pick_area(turn: Turn) -> None:
@@ -457,7 +459,7 @@ async def _pick_area(turn: Turn) -> None:
     areas = dict(await service.creatable_areas(ctx.services, ctx.person))
     community_id = wanted or None
     if wanted is None or community_id not in areas:
-        await _not_understood(turn)
+        await not_understood(turn)
         return
     await turn.goto("title", community_id=community_id, area_name=areas[community_id])
 
@@ -472,7 +474,7 @@ async def _new_answer(turn: Turn) -> None:
         return
     text = turn.args[0] if turn.action == "q" and turn.args else turn.text
     if turn.action not in {None, "q"} or text is None:
-        await _not_understood(turn)
+        await not_understood(turn)
         return
     tz = ctx.services.settings.tz
     saved: dict[str, Any] | None = None
@@ -565,7 +567,7 @@ async def _edit_turn(turn: Turn) -> None:
             await ctx.answer(_(alert), alert=True)
         return
     if ctx.person is None or turn.text is None or turn.action is not None:
-        await _not_understood(turn)
+        await not_understood(turn)
         return
     tz = ctx.services.settings.tz
     if draft.step == "minutes":

@@ -11,7 +11,18 @@ from telegram import KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove
 from bot.domain.people import Person
 from bot.handlers import menu
 from bot.handlers.common import Ctx
-from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, register_flow, show
+from bot.handlers.flows import (
+    DIDNT_UNDERSTAND,
+    Button,
+    Flow,
+    Turn,
+    View,
+    end_flow,
+    new_draft,
+    not_understood,
+    register_flow,
+    show,
+)
 from bot.handlers.invites import redeem_invite
 from bot.i18n import N_
 from bot.services import onboarding
@@ -155,17 +166,7 @@ async def on_turn(turn: Turn) -> None:
     elif step == "phone" and turn.text and turn.text.strip() in {_("Skip"), "/skip"}:
         await _finish_signup(turn, None)
     else:
-        await _not_understood(turn)
-
-
-async def _not_understood(turn: Turn) -> None:
-    """Stickers, photos, stray text or an old button: say what is expected and show the step again."""
-    ctx = turn.ctx
-    if turn.action is not None:
-        await ctx.answer(ctx._("This button has expired. Send /start or /help to go on."), alert=True)
-        return
-    await ctx.reply(ctx._("I didn't understand that. Please use the buttons below, or /cancel to stop."))
-    await show(ctx, turn.draft)
+        await not_understood(turn, DIDNT_UNDERSTAND)
 
 
 async def _choose_building(turn: Turn, building_id: int) -> None:

@@ -15,7 +15,7 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 from bot.domain.patrols import SCHEDULE_MAX, TITLE_MAX, Patrol
 from bot.handlers import menu
 from bot.handlers.common import Ctx
-from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, register_flow, show
+from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.groups import COMMANDS
 from bot.handlers.tasks import EXPIRED, callback_parts, moment, present, refuse
 from bot.i18n import N_
@@ -272,11 +272,8 @@ async def _answer(turn: Turn, following: str) -> None:
         await turn.goto(following, mode=turn.args[0])
     elif step == "review" and turn.action == "save":
         await _save(turn)
-    elif turn.action is not None:
-        await ctx.answer(_(EXPIRED), alert=True)
     else:
-        await ctx.reply(_("Please use the buttons, or /cancel to stop."))
-        await show(ctx, draft)
+        await not_understood(turn)
 
 
 async def _save(turn: Turn) -> None:

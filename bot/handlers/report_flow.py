@@ -17,7 +17,18 @@ from telegram.ext import Application
 from bot.domain.reports import DESCRIPTION_MAX, PHOTOS_MAX, Channel
 from bot.handlers import menu
 from bot.handlers.common import Ctx
-from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, register_flow, show
+from bot.handlers.flows import (
+    DIDNT_UNDERSTAND,
+    Button,
+    Flow,
+    Turn,
+    View,
+    end_flow,
+    new_draft,
+    not_understood,
+    register_flow,
+    show,
+)
 from bot.handlers.tasks import EXPIRED, moment
 from bot.i18n import N_
 from bot.services import reports as report_service
@@ -345,17 +356,7 @@ async def on_turn(turn: Turn) -> None:
     ):
         await turn.goto(turn.args[0], editing=turn.args[0] != "summary", page=0)
     else:
-        await _not_understood(turn)
-
-
-async def _not_understood(turn: Turn) -> None:
-    """Stickers, stray text, an old button: say what is expected and show the step again."""
-    ctx = turn.ctx
-    if turn.action is not None:
-        await ctx.answer(ctx._(EXPIRED), alert=True)
-        return
-    await ctx.reply(ctx._("I didn't understand that. Please use the buttons below, or /cancel to stop."))
-    await show(ctx, turn.draft)
+        await not_understood(turn, DIDNT_UNDERSTAND)
 
 
 async def _choose_category(turn: Turn, code: str) -> None:
@@ -370,7 +371,7 @@ async def _describe(turn: Turn) -> None:
     _ = ctx._
     message = turn.message
     if turn.action is not None or message is None:
-        await _not_understood(turn)
+        await not_understood(turn, DIDNT_UNDERSTAND)
         return
     if message.voice is not None:
         await _forward(turn, "description", voice=message.voice.file_id, description=message.caption or "")
@@ -490,7 +491,7 @@ async def _follow(turn: Turn, report_id: int) -> None:
     ctx = turn.ctx
     assert ctx.person is not None
     if turn.draft.data.get("on_behalf"):
-        await _not_understood(turn)
+        await not_understood(turn, DIDNT_UNDERSTAND)
         return
     try:
         report = await report_service.follow_instead(

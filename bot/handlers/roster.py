@@ -16,7 +16,7 @@ from bot.domain.people import WORKER_ROLES, Role, Scope, ScopeKind
 from bot.domain.roster import parse_day
 from bot.handlers import menu
 from bot.handlers.common import Ctx
-from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, register_flow, show
+from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.groups import COMMANDS
 from bot.handlers.tasks import EXPIRED, callback_parts, present, refuse, show_task
 from bot.i18n import N_
@@ -344,11 +344,8 @@ async def _answer(turn: Turn, following: str) -> None:
         await turn.goto(following, **{step: day.isoformat()})
     elif step == "review" and turn.action == "save":
         await _save(turn)
-    elif turn.action is not None:
-        await ctx.answer(ctx._(EXPIRED), alert=True)
     else:
-        await ctx.reply(ctx._("Please use the buttons, or /cancel to stop."))
-        await show(ctx, draft)
+        await not_understood(turn)
 
 
 async def _save(turn: Turn) -> None:

@@ -25,7 +25,7 @@ from bot.domain.reports import (
 )
 from bot.handlers import menu
 from bot.handlers.common import Ctx
-from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, register_flow, show
+from bot.handlers.flows import EXPIRED, Button, Flow, Turn, View, end_flow, new_draft, register_flow, show
 from bot.handlers.groups import COMMANDS
 from bot.i18n import N_
 from bot.services import reports as report_service
@@ -40,7 +40,6 @@ from bot.ui.timefmt import format_moment, format_relative
 PER_PAGE = 5
 NOTE_FLOW = "report_note"
 TASK_ROLES = frozenset({Role.GRID_WORKER, Role.PART_TIME_WORKER, Role.SECRETARY, Role.ORGANIZER, Role.ADMIN})
-EXPIRED = N_("This button has expired. Send /start or /help to go on.")
 EVENT_LABELS: dict[str, str] = {
     "filed": N_("filed"),
     "assigned": N_("assigned to a grid worker"),

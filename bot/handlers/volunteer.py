@@ -26,7 +26,7 @@ from bot.domain.volunteering import (
 )
 from bot.handlers import menu
 from bot.handlers.common import Ctx
-from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, register_flow, show
+from bot.handlers.flows import EXPIRED, Button, Flow, Turn, View, end_flow, new_draft, register_flow, show
 from bot.handlers.groups import COMMANDS
 from bot.i18n import N_
 from bot.services import volunteering as vol
@@ -44,7 +44,6 @@ Row = list[tuple[str, str]]
 Alert = str | None  # what a button handler refuses with (a msgid shown as an alert), None when all went well
 PER_PAGE = 5
 JOIN_FLOW = "volunteer_join"
-EXPIRED = N_("This button has expired. Send /start or /help to go on.")
 SKILL_LABELS: dict[Skill, str] = {
     Skill.GENERAL: N_("general help"),
     Skill.ELDERLY: N_("caring for the elderly"),

@@ -39,7 +39,17 @@ from bot.domain.volunteering import (
 )
 from bot.handlers import menu
 from bot.handlers.common import Ctx
-from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, register_flow, show
+from bot.handlers.flows import (
+    Button,
+    Flow,
+    Turn,
+    View,
+    end_flow,
+    new_draft,
+    not_understood,
+    register_flow,
+    show,
+)
 from bot.handlers.groups import COMMANDS
 from bot.handlers.volunteer import (
     EXPIRED,
@@ -480,7 +490,7 @@ async def _new_turn(turn: Turn) -> None:
         elif action == "next":
             await turn.goto("hours")
         else:
-            await _not_understood(turn)
+            await not_understood(turn)
     elif step == "project":
         await _new_project_choice(turn)
     elif step == "review" and action == "publish":
@@ -488,15 +498,7 @@ async def _new_turn(turn: Turn) -> None:
     elif step in PROMPTS:
         await _new_answer(turn)
     else:
-        await _not_understood(turn)
-
-
-async def _not_understood(turn: Turn) -> None:
-    if turn.action is not None:
-        await turn.ctx.answer(turn.ctx._(EXPIRED), alert=True)
-        return
-    await turn.ctx.reply(turn.ctx._("Please use the buttons, or /cancel to stop."))
-    await show(turn.ctx, turn.draft)
+        await not_understood(turn)
 
 
 async def _new_scope(turn: Turn) -> None:
@@ -506,7 +508,7 @@ async def _new_scope(turn: Turn) -> None:
         await turn.goto("scope", page=turn.int_arg() or 0)
         return
     if turn.action != "s" or len(turn.args) < 2 or turn.args[0] not in ScopeKind.__members__.values():
-        await _not_understood(turn)
+        await not_understood(turn)
         return
     wanted = Scope(kind=ScopeKind(turn.args[0]), id=int_part(turn.args, 1) or 0)
     scopes = await vol.creatable_scopes(ctx.services, ctx.person)
@@ -527,7 +529,7 @@ async def _new_answer(turn: Turn) -> None:
         await turn.goto("place", description="")
         return
     if turn.action not in {None, "q"}:
-        await _not_understood(turn)
+        await not_understood(turn)
         return
     # A sticker or photo reads as no text: it gets the same explanation as a bad answer.
     text = (turn.args[0] if turn.args else "") if turn.action == "q" else (turn.text or "")
@@ -581,7 +583,7 @@ async def _new_project_choice(turn: Turn) -> None:
         await turn.goto("project", page=turn.int_arg() or 0)
         return
     if turn.action != "p" or turn.int_arg() is None:
-        await _not_understood(turn)
+        await not_understood(turn)
         return
     project_id = turn.int_arg()
     if not project_id:
@@ -674,7 +676,7 @@ async def _edit_turn(turn: Turn) -> None:
         await _edit_code(turn, opportunity_id)
         return
     if ctx.person is None or turn.text is None:
-        await _not_understood(turn)
+        await not_understood(turn)
         return
     tz = ctx.services.settings.tz
     if draft.step == "capacity":
@@ -821,7 +823,7 @@ async def _project_turn(turn: Turn) -> None:
             return
         await turn.goto(PROJECT_STEPS[PROJECT_STEPS.index(step) + 1], **{step: value})
     else:
-        await _not_understood(turn)
+        await not_understood(turn)
 
 
 async def _create_project(turn: Turn) -> None:
