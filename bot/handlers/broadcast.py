@@ -37,19 +37,8 @@ from bot.domain.broadcasts import (
 )
 from bot.domain.volunteering import parse_start
 from bot.handlers import menu
-from bot.handlers.common import Ctx
-from bot.handlers.flows import (
-    EXPIRED,
-    Button,
-    Flow,
-    Turn,
-    View,
-    end_flow,
-    new_draft,
-    not_understood,
-    register_flow,
-    show,
-)
+from bot.handlers.common import EXPIRED, Ctx
+from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.groups import COMMANDS
 from bot.i18n import N_, translator
 from bot.runtime import services_of

@@ -10,11 +10,13 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.domain.people import Person
-from bot.i18n import Translator, normalize_locale, translator
+from bot.i18n import N_, Translator, normalize_locale, translator
 from bot.runtime import services_of
 from bot.services.container import Services
 from bot.storage import drafts, people
 from bot.storage.drafts import Draft
+
+EXPIRED = N_("This button has expired. Send /start or /help to go on.")
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
 

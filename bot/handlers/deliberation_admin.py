@@ -43,17 +43,7 @@ from bot.domain.volunteering import clean_text, parse_start
 from bot.handlers import menu
 from bot.handlers.common import Ctx
 from bot.handlers.deliberation import EXPIRED, VISIBILITY_LABELS, moment, rules_lines, topic_text
-from bot.handlers.flows import (
-    Button,
-    Flow,
-    Turn,
-    View,
-    end_flow,
-    new_draft,
-    not_understood,
-    register_flow,
-    show,
-)
+from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.groups import COMMANDS
 from bot.i18n import N_
 from bot.services import deliberation as service
@@ -455,7 +445,7 @@ async def _setup_turn(turn: Turn) -> None:
         return
     handler = _SETUP_STEPS.get(step)
     if handler is None or not await handler(turn):
-        await not_understood(turn, TYPE_OR_PICK)
+        await not_understood(turn)
 
 
 async def _advance(turn: Turn, **data: Any) -> None:
@@ -730,7 +720,7 @@ async def _input_turn(turn: Turn) -> None:
         await _finish(turn, step)
         return
     if action is not None or not turn.text:
-        await not_understood(turn, TYPE_OR_PICK)
+        await not_understood(turn)
         return
     text = turn.text.strip()
     limit = INPUT_PROMPTS[step][1]
@@ -782,8 +772,8 @@ async def _finish(turn: Turn, step: str, text: str = "") -> None:
 
 
 def register(application: Application) -> None:
-    register_flow(application, SETUP_FLOW, Flow(_setup_turn, _setup_view))
-    register_flow(application, INPUT_FLOW, Flow(_input_turn, _input_view))
+    register_flow(application, SETUP_FLOW, Flow(_setup_turn, _setup_view, hint=TYPE_OR_PICK))
+    register_flow(application, INPUT_FLOW, Flow(_input_turn, _input_view, hint=TYPE_OR_PICK))
     menu.add_command(application, menu.Command(
         "topics", N_("Deliberation topics: proposals, set-up, questions, outcomes"), cmd_topics,
         roles=frozenset({Role.ORGANIZER, Role.ADMIN}), order=37))

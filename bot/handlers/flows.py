@@ -22,7 +22,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.handlers.common import Ctx
+from bot.handlers.common import EXPIRED, Ctx
 from bot.handlers.groups import FLOWS
 from bot.i18n import N_
 from bot.storage import drafts
@@ -33,9 +33,7 @@ from bot.ui.keyboards import inline
 FLOW_PREFIX = "f"
 FLOWS_KEY = "flows"
 Button = tuple[str, str]  # (label, "action" or "action:arg")
-EXPIRED = N_("This button has expired. Send /start or /help to go on.")
 USE_THE_BUTTONS = N_("Please use the buttons, or /cancel to stop.")
-DIDNT_UNDERSTAND = N_("I didn't understand that. Please use the buttons below, or /cancel to stop.")
 
 
 @dataclass
@@ -111,14 +109,14 @@ async def show(ctx: Ctx, draft: Draft) -> Draft:
     return saved
 
 
-async def not_understood(turn: Turn, hint: str = USE_THE_BUTTONS) -> None:
-    """Stickers, stray text or an old button: a stale button hears "expired", anything else what is
-    expected (`hint`, a msgid) and sees the step again."""
+async def not_understood(turn: Turn) -> None:
+    """Stickers, stray text or an old button: a stale button hears "expired", anything else the flow's
+    hint, and the step is shown again."""
     ctx = turn.ctx
     if turn.action is not None:
         await ctx.answer(ctx._(EXPIRED), alert=True)
         return
-    await ctx.reply(ctx._(hint))
+    await ctx.reply(ctx._(_flows(ctx.context.application)[turn.draft.flow].hint))
     await show(ctx, turn.draft)
 
 
@@ -137,10 +135,12 @@ View = tuple[str, Sequence[Sequence[Button]] | None, ReplyKeyboardMarkup | None]
 
 @dataclass(frozen=True)
 class Flow:
-    """`on_turn` handles one input; `view` renders any step, so steps can be shown again."""
+    """`on_turn` handles one input; `view` renders any step, so steps can be shown again; `hint` (a msgid)
+    tells what the flow expects when the input is not understood."""
 
     on_turn: Callable[[Turn], Awaitable[None]]
     view: Callable[[Ctx, Draft], Awaitable[View]]
+    hint: str = USE_THE_BUTTONS
 
 
 def register_flow(application: Application, name: str, flow: Flow) -> None:

@@ -34,19 +34,8 @@ from bot.domain.meetings import (
 from bot.domain.volunteering import clean_text, parse_count, parse_end, parse_start
 from bot.handlers import broadcast as broadcast_handlers
 from bot.handlers import menu
-from bot.handlers.common import Ctx
-from bot.handlers.flows import (
-    EXPIRED,
-    Button,
-    Flow,
-    Turn,
-    View,
-    end_flow,
-    new_draft,
-    not_understood,
-    register_flow,
-    show,
-)
+from bot.handlers.common import EXPIRED, Ctx
+from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.groups import COMMANDS
 from bot.i18n import N_
 from bot.services import ics

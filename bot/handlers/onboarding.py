@@ -11,18 +11,7 @@ from telegram import KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove
 from bot.domain.people import Person
 from bot.handlers import menu
 from bot.handlers.common import Ctx
-from bot.handlers.flows import (
-    DIDNT_UNDERSTAND,
-    Button,
-    Flow,
-    Turn,
-    View,
-    end_flow,
-    new_draft,
-    not_understood,
-    register_flow,
-    show,
-)
+from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.invites import redeem_invite
 from bot.i18n import N_
 from bot.services import onboarding
@@ -31,6 +20,7 @@ from bot.storage.drafts import Draft
 from bot.ui.html import esc
 from bot.ui.keyboards import paginated
 
+DIDNT_UNDERSTAND = N_("I didn't understand that. Please use the buttons below, or /cancel to stop.")
 FLOW = "onboarding"
 HOME_FLOW = "home"
 PER_PAGE = 8
@@ -166,7 +156,7 @@ async def on_turn(turn: Turn) -> None:
     elif step == "phone" and turn.text and turn.text.strip() in {_("Skip"), "/skip"}:
         await _finish_signup(turn, None)
     else:
-        await not_understood(turn, DIDNT_UNDERSTAND)
+        await not_understood(turn)
 
 
 async def _choose_building(turn: Turn, building_id: int) -> None:
@@ -225,7 +215,7 @@ async def start_home_change(ctx: Ctx) -> None:
 
 
 def register(application) -> None:  # type: ignore[no-untyped-def]
-    register_flow(application, FLOW, Flow(on_turn, _view))
-    register_flow(application, HOME_FLOW, Flow(on_turn, _view))
+    register_flow(application, FLOW, Flow(on_turn, _view, hint=DIDNT_UNDERSTAND))
+    register_flow(application, HOME_FLOW, Flow(on_turn, _view, hint=DIDNT_UNDERSTAND))
     menu.add_command(application, menu.Command(
         "start", N_("Start, or show the main menu"), cmd_start, before_onboarding=True, order=0))

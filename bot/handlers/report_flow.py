@@ -17,18 +17,7 @@ from telegram.ext import Application
 from bot.domain.reports import DESCRIPTION_MAX, PHOTOS_MAX, Channel
 from bot.handlers import menu
 from bot.handlers.common import Ctx
-from bot.handlers.flows import (
-    DIDNT_UNDERSTAND,
-    Button,
-    Flow,
-    Turn,
-    View,
-    end_flow,
-    new_draft,
-    not_understood,
-    register_flow,
-    show,
-)
+from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.tasks import EXPIRED, moment
 from bot.i18n import N_
 from bot.services import reports as report_service
@@ -37,6 +26,7 @@ from bot.storage.drafts import Draft
 from bot.ui.html import esc, shorten
 from bot.ui.keyboards import paginated
 
+DIDNT_UNDERSTAND = N_("I didn't understand that. Please use the buttons below, or /cancel to stop.")
 FLOW = "report"
 PER_PAGE = 8
 CONTACT_MAX = 100
@@ -356,7 +346,7 @@ async def on_turn(turn: Turn) -> None:
     ):
         await turn.goto(turn.args[0], editing=turn.args[0] != "summary", page=0)
     else:
-        await not_understood(turn, DIDNT_UNDERSTAND)
+        await not_understood(turn)
 
 
 async def _choose_category(turn: Turn, code: str) -> None:
@@ -371,7 +361,7 @@ async def _describe(turn: Turn) -> None:
     _ = ctx._
     message = turn.message
     if turn.action is not None or message is None:
-        await not_understood(turn, DIDNT_UNDERSTAND)
+        await not_understood(turn)
         return
     if message.voice is not None:
         await _forward(turn, "description", voice=message.voice.file_id, description=message.caption or "")
@@ -491,7 +481,7 @@ async def _follow(turn: Turn, report_id: int) -> None:
     ctx = turn.ctx
     assert ctx.person is not None
     if turn.draft.data.get("on_behalf"):
-        await not_understood(turn, DIDNT_UNDERSTAND)
+        await not_understood(turn)
         return
     try:
         report = await report_service.follow_instead(
@@ -563,7 +553,7 @@ async def _confirm(turn: Turn) -> None:
 
 
 def register(application: Application) -> None:
-    register_flow(application, FLOW, Flow(on_turn, _view))
+    register_flow(application, FLOW, Flow(on_turn, _view, hint=DIDNT_UNDERSTAND))
     menu.add_command(
         application,
         menu.Command(

@@ -24,8 +24,8 @@ from bot.domain.reports import (
     ReportState,
 )
 from bot.handlers import menu
-from bot.handlers.common import Ctx
-from bot.handlers.flows import EXPIRED, Button, Flow, Turn, View, end_flow, new_draft, register_flow, show
+from bot.handlers.common import EXPIRED, Ctx
+from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, register_flow, show
 from bot.handlers.groups import COMMANDS
 from bot.i18n import N_
 from bot.services import reports as report_service

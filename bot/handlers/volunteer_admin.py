@@ -39,17 +39,7 @@ from bot.domain.volunteering import (
 )
 from bot.handlers import menu
 from bot.handlers.common import Ctx
-from bot.handlers.flows import (
-    Button,
-    Flow,
-    Turn,
-    View,
-    end_flow,
-    new_draft,
-    not_understood,
-    register_flow,
-    show,
-)
+from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.groups import COMMANDS
 from bot.handlers.volunteer import (
     EXPIRED,
