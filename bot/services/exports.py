@@ -31,9 +31,9 @@ from bot.services.volunteering import STATUS_LABELS
 from bot.storage import deliberation as deliberation_store
 from bot.storage import stats as store
 from bot.storage import volunteering as volunteering_store
+from bot.ui.spreadsheet import cell
 
 BATCH = 500
-_FORMULA_STARTS = frozenset({"=", "+", "-", "@", "\t", "\r"})
 
 
 class Export(StrEnum):
@@ -47,12 +47,6 @@ class Document:
     filename: str
     content: bytes
     rows: int
-
-
-def cell(value: object) -> str:
-    """A cell Excel shows as text, never evaluates."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in _FORMULA_STARTS else text
 
 
 Writer = Callable[[Sequence[object]], None]

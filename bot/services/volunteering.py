@@ -58,6 +58,7 @@ from bot.storage import people, structure
 from bot.storage import volunteering as store
 from bot.storage.db import Database
 from bot.ui.callbacks import encode
+from bot.ui.spreadsheet import cell
 
 CALLBACK = "vol"  # prefix of volunteering buttons on pushed messages (bot/handlers/volunteer.py)
 CODE_ATTEMPTS = 20
@@ -713,12 +714,6 @@ async def service_record(services: Services, person: Person, _: Translator) -> D
     return Document(f"service-record-{number}.html", document.encode("utf-8"))
 
 
-def _cell(value: object) -> str:
-    """A CSV cell that Excel shows as text: a leading = + - @ would make it a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
-
-
 async def export_hours(services: Services, staff: Person, _: Translator, opportunity_id: int | None = None
                        ) -> Document | None:
     """Service hours of one activity, or of every activity `staff` manages, as CSV that opens in Excel."""
@@ -738,11 +733,11 @@ async def export_hours(services: Services, staff: Person, _: Translator, opportu
     for e in entries:
         if e.status is ServiceStatus.EXPECTED:
             continue
-        writer.writerow([_cell(e.title), f"{e.starts_at.astimezone(tz):%Y-%m-%d %H:%M}", _cell(e.person_name),
+        writer.writerow([cell(e.title), f"{e.starts_at.astimezone(tz):%Y-%m-%d %H:%M}", cell(e.person_name),
                          _(STATUS_LABELS[e.status]), format_hours(e.hours), e.points,
                          f"{e.checked_in_at.astimezone(tz):%Y-%m-%d %H:%M}" if e.checked_in_at else "",
                          f"{e.verified_at.astimezone(tz):%Y-%m-%d %H:%M}" if e.verified_at else "",
-                         _cell(e.verified_by_name or "")])
+                         cell(e.verified_by_name or "")])
     stamp = f"{services.clock.now().astimezone(tz):%Y%m%d}"
     name = f"volunteer-hours-{opportunity_id or 'all'}-{stamp}.csv"
     # UTF-8 with a byte-order mark: Excel then reads Chinese names correctly.
