@@ -783,18 +783,24 @@ async def withdraw(services: Services, person: Person, report_id: int) -> Report
         _own(report, person)
         if report.state not in WITHDRAWABLE:
             raise Refused(N_("Somebody has already accepted this report, so it can no longer be withdrawn."))
-        await move(conn, report, S.WITHDRAWN, now, person.id, "withdrawn")
-        closed = await refreshed(conn, report.id)
-        if report.assignee_id is not None:
-            await push(
-                conn,
-                now,
-                [report.assignee_id],
-                N_("Task {number} ({category}) was withdrawn by the reporter; nothing more to do."),
-                about(services, closed),
-            )
-        await close_and_ask_rating(services, conn, closed, now, ask_reporter=False)
-        return closed
+        return await _closed_by_reporter(
+            services, conn, report, person, now, S.WITHDRAWN, "withdrawn",
+            N_("Task {number} ({category}) was withdrawn by the reporter; nothing more to do."),
+        )
+
+
+async def _closed_by_reporter(
+    services: Services, conn: aiosqlite.Connection, report: Report, person: Person, now: datetime,
+    state: S, event: str, notice: str,
+) -> Report:
+    """The reporter ended it (withdrawn, or confirmed fixed): the assignee, if any, hears `notice`; the
+    reporter is not asked to rate what they closed themselves."""
+    await move(conn, report, state, now, person.id, event)
+    closed = await refreshed(conn, report.id)
+    if report.assignee_id is not None:
+        await push(conn, now, [report.assignee_id], notice, about(services, closed))
+    await close_and_ask_rating(services, conn, closed, now, ask_reporter=False)
+    return closed
 
 
 async def answer_fixed(services: Services, person: Person, report_id: int, answer: FixedAnswer) -> Report:
@@ -807,18 +813,10 @@ async def answer_fixed(services: Services, person: Person, report_id: int, answe
         if report.state is not S.RESOLVED:
             raise Refused(STALE)
         if answer is FixedAnswer.YES:
-            await move(conn, report, S.CLOSED, now, person.id, "confirmed_fixed")
-            closed = await refreshed(conn, report.id)
-            if report.assignee_id is not None:
-                await push(
-                    conn,
-                    now,
-                    [report.assignee_id],
-                    N_("✅ The reporter confirmed task {number} ({category}) is fixed. Thank you!"),
-                    about(services, closed),
-                )
-            await close_and_ask_rating(services, conn, closed, now, ask_reporter=False)
-            return closed
+            return await _closed_by_reporter(
+                services, conn, report, person, now, S.CLOSED, "confirmed_fixed",
+                N_("✅ The reporter confirmed task {number} ({category}) is fixed. Thank you!"),
+            )
         if answer is FixedAnswer.NO:
             return await _reopen(services, conn, report, person, now)
         await store.add_event(conn, report.id, now, person.id, "not_sure")
