@@ -16,7 +16,10 @@ Also here: /unreachable — people of a grid who blocked the bot, so the team re
 from __future__ import annotations
 
 import zlib
+from datetime import datetime
 from typing import NamedTuple
+
+import aiosqlite
 
 from bot.delivery.outbox import Button
 from bot.domain.people import WORKER_ROLES, Person, Role
@@ -111,6 +114,24 @@ async def _reviewable(conn: Source, reviewer: Person, person_id: int, building_i
     return claim
 
 
+async def _record_review(
+    services: Services, conn: aiosqlite.Connection, reviewer: Person, claim: Claim, decision: str,
+    reason: str | None, now: datetime,
+) -> str:
+    """Log the reviewer's decision on the claim; returns the home as the resident reads it."""
+    await grid_ops.record_review(
+        conn,
+        now=now,
+        person_id=claim.person_id,
+        building_id=claim.building_id,
+        unit=claim.unit,
+        decision=decision,
+        reason=reason,
+        reviewer_id=reviewer.id,
+    )
+    return await place_text_for(services, claim.building_id, claim.unit)
+
+
 async def confirm(
     services: Services, reviewer: Person, person_id: int, building_id: int, check: str
 ) -> Claim:
@@ -120,17 +141,7 @@ async def confirm(
         claim = await _reviewable(conn, reviewer, person_id, building_id, check)
         if not await grid_ops.confirm_home(conn, person_id, claim.building_id, claim.unit, reviewer.id, now):
             raise Refused(NOT_WAITING)
-        await grid_ops.record_review(
-            conn,
-            now=now,
-            person_id=person_id,
-            building_id=claim.building_id,
-            unit=claim.unit,
-            decision="confirmed",
-            reason=None,
-            reviewer_id=reviewer.id,
-        )
-        home = await place_text_for(services, claim.building_id, claim.unit)
+        home = await _record_review(services, conn, reviewer, claim, "confirmed", None, now)
         await push(
             conn,
             now,
@@ -155,17 +166,7 @@ async def reject(
     now = services.clock.now()
     async with services.db.transaction() as conn:
         claim = await _reviewable(conn, reviewer, person_id, building_id, check)
-        await grid_ops.record_review(
-            conn,
-            now=now,
-            person_id=person_id,
-            building_id=claim.building_id,
-            unit=claim.unit,
-            decision="rejected",
-            reason=why,
-            reviewer_id=reviewer.id,
-        )
-        home = await place_text_for(services, claim.building_id, claim.unit)
+        home = await _record_review(services, conn, reviewer, claim, "rejected", why, now)
         await push(
             conn,
             now,
