@@ -14,18 +14,17 @@ from bot.handlers.stats import (
     NOT_ALLOWED,
     SCREENS,
     STATS_ROLES,
-    allowed,
     default_scope,
-    parse_scope,
     period_row,
     period_text,
     scope_code,
+    scoped_button,
     today,
 )
 from bot.handlers.stats import (
     PREFIX as STATS_PREFIX,
 )
-from bot.handlers.tasks import EXPIRED, callback_parts, present
+from bot.handlers.tasks import EXPIRED, present
 from bot.i18n import N_
 from bot.services import exports
 from bot.services.exports import Export
@@ -92,15 +91,10 @@ async def send_export(ctx: Ctx, choice: ScopeChoice, period: Period, what: Expor
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    ctx = await Ctx.load(update, context)
-    if ctx is None:
+    pressed = await scoped_button(update, context)
+    if pressed is None:
         return
-    _prefix, parts = callback_parts(update)
-    action = parts[0] if parts else ""
-    choice = await allowed(ctx, parse_scope(parts[1]) if len(parts) > 1 else None)
-    if choice is None:
-        await ctx.answer(ctx._(NOT_ALLOWED), alert=True)
-        return
+    ctx, action, parts, choice = pressed
     period = parse_period(parts[2], today(ctx)) if len(parts) > 2 else None
     if period is None:
         await ctx.answer(ctx._(EXPIRED), alert=True)

@@ -311,16 +311,27 @@ async def send_chart(ctx: Ctx, choice: ScopeChoice, period: Period) -> None:
     )
 
 
-async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def scoped_button(
+    update: Update, context: ContextTypes.DEFAULT_TYPE
+) -> tuple[Ctx, str, list[str], ScopeChoice] | None:
+    """A dashboard or export button `prefix:action:scope:...`: the scope is checked again on the server,
+    and a scope the person may not see is refused here (None)."""
     ctx = await Ctx.load(update, context)
     if ctx is None:
-        return
+        return None
     _prefix, parts = callback_parts(update)
-    action = parts[0] if parts else ""
     choice = await allowed(ctx, parse_scope(parts[1]) if len(parts) > 1 else None)
     if choice is None:
         await ctx.answer(ctx._(NOT_ALLOWED), alert=True)
+        return None
+    return ctx, parts[0] if parts else "", parts, choice
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    pressed = await scoped_button(update, context)
+    if pressed is None:
         return
+    ctx, action, parts, choice = pressed
     if action == "r" and len(parts) > 2 and parts[2] in SCREENS:
         await ctx.answer()
         await show(ctx, new_draft(ctx, RANGE_FLOW, "ask", scope=parts[1], screen=parts[2]))
