@@ -635,7 +635,10 @@ function closePane(id) {
 
 function personItem(person) {
   const item = document.createElement("li");
-  const badge = person.featured ? `<span class="badge">${escapeHtml(person.featured)}</span>` : "";
+  // The demo's own descriptions are English; the Chinese page shows a plain "featured" mark with it as a tip.
+  const badgeText = state.lang === "en" ? person.featured : t("featured");
+  const badge = person.featured
+    ? `<span class="badge" title="${escapeHtml(person.featured)}">${escapeHtml(badgeText)}</span>` : "";
   item.innerHTML = `<button type="button" class="person" data-id="${person.telegram_id}">`
     + `<span class="avatar" data-role="${escapeHtml(person.role || "new")}">${escapeHtml((person.name || "?").replace(/^演示/, "").slice(0, 1))}</span>`
     + `<span class="who"><span class="name">${escapeHtml(person.name)} ${badge}</span>`
