@@ -2,7 +2,10 @@
 
 PTB runs against it unchanged with `ApplicationBuilder().base_url("http://127.0.0.1:PORT/bot")`,
 which is how the sandbox page and the tests that kill the bot process use the same core. Small
-`/_control/...` endpoints play the people's side and read results over HTTP.
+`/_control/...` endpoints play the people's side and read results over HTTP; a chat's live event
+stream (`/_control/events`), uploads from a person (`/_control/upload`) and file downloads by id
+(`/_control/files/<file_id>`) are what the sandbox's web page is built on. `routes=` adds more
+routes on the same port (the page itself).
 
 Run standalone for benchmarks:
     python -m bot.sandbox.fake_http --port 8081 --flood --latency-ms 150 --jitter-ms 30
