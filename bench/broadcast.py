@@ -127,6 +127,9 @@ async def start_bot(base_url: str, db_path: Path, workdir: Path, log: Path) -> a
         "BOT_API_URL": base_url,
         "DATABASE_PATH": str(db_path),
         "LOG_LEVEL": "WARNING",
+        # Equal times turn quiet hours off: a bulk notice would otherwise wait for the street's morning.
+        "QUIET_HOURS_START": "00:00",
+        "QUIET_HOURS_END": "00:00",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
     with log.open("ab") as out:
