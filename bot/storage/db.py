@@ -97,14 +97,14 @@ class Database:
             callback()
 
     async def fetch_all(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[aiosqlite.Row]:
+        """One hop to the database thread (execute + fetch + close together): reads dominate per-update cost."""
         assert self._reader is not None, "database is not open"
-        async with self._reader.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        return list(await self._reader.execute_fetchall(sql, params))
 
     async def fetch_one(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> aiosqlite.Row | None:
-        assert self._reader is not None, "database is not open"
-        async with self._reader.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        """The first row; meant for queries that pick one row by key (it reads what the query returns)."""
+        rows = await self.fetch_all(sql, params)
+        return rows[0] if rows else None
 
     async def fetch_value(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> Any:
         row = await self.fetch_one(sql, params)
