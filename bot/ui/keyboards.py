@@ -11,10 +11,10 @@ T = TypeVar("T")
 Row = list[tuple[str, str]]
 
 
-def inline(rows: Sequence[Row]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows if row]
-    )
+def inline(rows: Sequence[Row]) -> InlineKeyboardMarkup | None:
+    """None when there is no button: Telegram rejects an empty keyboard."""
+    buttons = [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows if row]
+    return InlineKeyboardMarkup(buttons) if buttons else None
 
 
 def reply(rows: Sequence[Sequence[str]]) -> ReplyKeyboardMarkup:
