@@ -57,8 +57,7 @@ async def on_any_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if user is None or update.message is None:
         return
     services = services_of(context.application)
-    person = await people.by_telegram_id(services.db, user.id)
-    if person is not None and person.unreachable:
+    if await people.is_unreachable(services.db, user.id):
         async with services.db.transaction() as conn:
             await people.mark_reachable(conn, user.id)
 

@@ -35,16 +35,35 @@ async def _grants(db: Database, person_id: int) -> list[RoleGrant]:
     ]
 
 
-async def by_telegram_id(db: Database, telegram_id: int) -> Person | None:
-    row = await db.fetch_one(
-        f"SELECT {_PERSON_COLUMNS} FROM people p WHERE p.telegram_id = ? AND p.erased_at IS NULL", (telegram_id,)
+async def _one(db: Database, where: str, value: int) -> Person | None:
+    """A person and their roles in one read (every update loads the person who wrote)."""
+    rows = await db.fetch_all(
+        f"SELECT {_PERSON_COLUMNS}, r.role, r.scope_kind, r.scope_id FROM people p "
+        f"LEFT JOIN roles r ON r.person_id = p.id WHERE {where} ORDER BY r.id",
+        (value,),
     )
-    return None if row is None else _person(row, await _grants(db, row["id"]))
+    if not rows:
+        return None
+    grants = [
+        RoleGrant(role=Role(r["role"]), scope=Scope(kind=ScopeKind(r["scope_kind"]), id=r["scope_id"]))
+        for r in rows if r["role"] is not None
+    ]
+    return _person(rows[0], grants)
+
+
+async def by_telegram_id(db: Database, telegram_id: int) -> Person | None:
+    return await _one(db, "p.telegram_id = ? AND p.erased_at IS NULL", telegram_id)
 
 
 async def by_id(db: Database, person_id: int) -> Person | None:
-    row = await db.fetch_one(f"SELECT {_PERSON_COLUMNS} FROM people p WHERE p.id = ?", (person_id,))
-    return None if row is None else _person(row, await _grants(db, row["id"]))
+    return await _one(db, "p.id = ?", person_id)
+
+
+async def is_unreachable(db: Database, telegram_id: int) -> bool:
+    """Marked unreachable (blocked the bot): a cheap check made on every incoming message."""
+    return await db.fetch_value(
+        "SELECT 1 FROM people WHERE telegram_id = ? AND unreachable_at IS NOT NULL", (telegram_id,)
+    ) is not None
 
 
 async def with_role(db: Database, role: Role, scope: Scope) -> list[Person]:
