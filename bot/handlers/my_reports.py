@@ -15,7 +15,7 @@ from bot.handlers.tasks import (
     PER_PAGE,
     NotePurpose,
     ask_note,
-    callback_parts,
+    button_action,
     note_purpose,
     page_row,
     present,
@@ -95,8 +95,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     ctx = await Ctx.load(update, context)
     if ctx is None:
         return
-    _prefix, parts = callback_parts(update)
-    action, number = (parts[0] if parts else ""), int_part(parts, 1)
+    action, number, parts = button_action(update)
     if ctx.person is None or not ctx.person.onboarded or number is None:
         await ctx.answer(ctx._(EXPIRED), alert=True)
         return

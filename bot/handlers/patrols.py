@@ -17,13 +17,13 @@ from bot.handlers import menu
 from bot.handlers.common import Ctx
 from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.groups import COMMANDS
-from bot.handlers.tasks import EXPIRED, callback_parts, moment, present, refuse
+from bot.handlers.tasks import EXPIRED, button_action, moment, present, refuse
 from bot.i18n import N_
 from bot.services import patrols as patrol_service
 from bot.services import reports as report_service
 from bot.services.reports import STATE_LABELS, Refused
 from bot.storage.drafts import Draft
-from bot.ui.callbacks import encode, int_part
+from bot.ui.callbacks import encode
 from bot.ui.html import esc, shorten
 from bot.ui.keyboards import inline, paginated
 
@@ -98,8 +98,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if ctx is None:
         return
     _ = ctx._
-    _prefix, parts = callback_parts(update)
-    action, number = (parts[0] if parts else ""), int_part(parts, 1)
+    action, number, _parts = button_action(update)
     if ctx.person is None or not ctx.person.onboarded or not ctx.person.has(*MANAGERS):
         await ctx.answer(_(EXPIRED), alert=True)
         return

@@ -18,7 +18,7 @@ from bot.handlers import menu
 from bot.handlers.common import Ctx
 from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.groups import COMMANDS
-from bot.handlers.tasks import EXPIRED, callback_parts, present, refuse, show_task
+from bot.handlers.tasks import EXPIRED, button_action, callback_parts, present, refuse, show_task
 from bot.i18n import N_
 from bot.services import roster
 from bot.services.reports import Refused
@@ -104,8 +104,7 @@ async def on_duty_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     ctx = await Ctx.load(update, context)
     if ctx is None:
         return
-    _prefix, parts = callback_parts(update)
-    action, number = (parts[0] if parts else ""), int_part(parts, 1)
+    action, number, _parts = button_action(update)
     if ctx.person is None or not ctx.person.onboarded:
         await ctx.answer(ctx._(EXPIRED), alert=True)
         return
@@ -183,8 +182,7 @@ async def on_leave_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     ctx = await Ctx.load(update, context)
     if ctx is None:
         return
-    _prefix, parts = callback_parts(update)
-    action, number = (parts[0] if parts else ""), int_part(parts, 1)
+    action, number, _parts = button_action(update)
     if ctx.person is None or not ctx.person.onboarded or not ctx.person.has(*LEAVE_TAKERS):
         await ctx.answer(ctx._(EXPIRED), alert=True)
         return

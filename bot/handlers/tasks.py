@@ -168,6 +168,13 @@ def callback_parts(update: Update) -> tuple[str, list[str]]:
     return decode(update.callback_query.data if update.callback_query else None)
 
 
+def button_action(update: Update) -> tuple[str, int | None, list[str]]:
+    """A `prefix:action:number:…` button read once for every handler: its action, its number (None when
+    missing or forged) and all its parts for the handlers that take more."""
+    _prefix, parts = callback_parts(update)
+    return (parts[0] if parts else ""), int_part(parts, 1), parts
+
+
 # ---------------------------------------------------------------------------------- the note flow
 
 
@@ -314,8 +321,7 @@ async def on_task_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     ctx = await Ctx.load(update, context)
     if ctx is None:
         return
-    _prefix, parts = callback_parts(update)
-    action, number = (parts[0] if parts else ""), int_part(parts, 1)
+    action, number, _parts = button_action(update)
     if ctx.person is None or not ctx.person.onboarded:
         await ctx.answer(ctx._(EXPIRED), alert=True)
         return

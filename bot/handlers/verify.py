@@ -13,7 +13,7 @@ from bot.handlers.common import Ctx
 from bot.handlers.flows import Flow, Turn, View, end_flow, new_draft, register_flow, show
 from bot.handlers.groups import COMMANDS
 from bot.handlers.roster import keyboard
-from bot.handlers.tasks import EXPIRED, callback_parts, page_row, present, refuse
+from bot.handlers.tasks import EXPIRED, button_action, page_row, present, refuse
 from bot.i18n import N_
 from bot.services import verification
 from bot.services.reports import Refused, place_text_for
@@ -63,8 +63,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if ctx is None:
         return
     _ = ctx._
-    _prefix, parts = callback_parts(update)
-    action, number = (parts[0] if parts else ""), int_part(parts, 1)
+    action, number, parts = button_action(update)
     if ctx.person is None or not ctx.person.onboarded or not ctx.person.has(*REVIEWERS) or number is None:
         await ctx.answer(_(EXPIRED), alert=True)
         return
