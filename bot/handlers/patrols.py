@@ -15,9 +15,9 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 from bot.domain.patrols import SCHEDULE_MAX, TITLE_MAX, Patrol
 from bot.handlers import menu
 from bot.handlers.common import Ctx
-from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
+from bot.handlers.flows import Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.groups import COMMANDS
-from bot.handlers.tasks import EXPIRED, button_action, moment, present, refuse
+from bot.handlers.tasks import EXPIRED, back_row, button_action, moment, present, refuse, step_turn
 from bot.i18n import N_
 from bot.services import patrols as patrol_service
 from bot.services import reports as report_service
@@ -156,10 +156,6 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 # ------------------------------------------------------------------------------------------- the flows
 
 
-def _nav(ctx: Ctx) -> list[Button]:
-    return [(ctx._("‹ Back"), "back"), (ctx._("Cancel"), "cancel")]
-
-
 def _preview(ctx: Ctx, d: dict[str, object]) -> list[datetime]:
     return patrol_service.preview(ctx.services, str(d["schedule"]), d["mode"] == "w")
 
@@ -182,20 +178,20 @@ async def _view(ctx: Ctx, draft: Draft) -> View:
         return _("<b>New patrol</b>\nWhich building is to be checked?"), [*rows, [(_("Cancel"), "cancel")]], None
     if step == "title":
         text = _("What is to be checked? One line of up to {limit} characters, e.g. “Fire exits and extinguishers”.")
-        return text.format(limit=TITLE_MAX), [_nav(ctx)], None
+        return text.format(limit=TITLE_MAX), [back_row(ctx)], None
     if step == "schedule":
         header = _("New schedule for “{title}”.").format(title=esc(d.get("title", ""))) + "\n"
-        return (header if draft.flow == EDIT_FLOW else "") + esc(_(EXAMPLES)), [_nav(ctx)], None
+        return (header if draft.flow == EDIT_FLOW else "") + esc(_(EXAMPLES)), [back_row(ctx)], None
     if step == "mode":
         return (
             _("Only in working time, or round the clock?"),
-            [[(_(label), f"m:{code}")] for code, label in MODES.items()] + [_nav(ctx)],
+            [[(_(label), f"m:{code}")] for code, label in MODES.items()] + [back_row(ctx)],
             None,
         )
     try:
         moments = ", ".join(moment(ctx, m) for m in _preview(ctx, d))
     except Refused as refusal:
-        return refusal.text(_), [_nav(ctx)], None
+        return refusal.text(_), [back_row(ctx)], None
     lines = [_("<b>Check the patrol</b>")]
     if d.get("building_name"):
         lines.append("📍 " + esc(d["building_name"]))
@@ -204,31 +200,12 @@ async def _view(ctx: Ctx, draft: Draft) -> View:
         "🗓 " + esc(d["schedule"]) + " · " + _(MODES[str(d["mode"])]),
         _("Next: {when}").format(when=moments),
     ]
-    return "\n".join(lines), [[(_("✅ Save"), "save")], _nav(ctx)], None
+    return "\n".join(lines), [[(_("✅ Save"), "save")], back_row(ctx)], None
 
 
 async def _turn(turn: Turn) -> None:
-    ctx, draft = turn.ctx, turn.draft
-    _ = ctx._
-    steps = STEPS[draft.flow]
-    if ctx.person is None or not ctx.person.has(*MANAGERS) or draft.step not in steps:
-        await end_flow(ctx, draft)
-        await ctx.answer(_(EXPIRED), alert=True)
-        return
-    index = steps.index(draft.step)
-    if turn.action == "cancel" or (turn.action == "back" and index == 0):
-        if await end_flow(ctx, draft):
-            await present(ctx, _("Cancelled. Nothing was saved."))
-        return
-    if turn.action == "back":
-        await turn.goto(steps[index - 1])
-        return
-    following = steps[index + 1] if index + 1 < len(steps) else ""
-    try:
-        await _answer(turn, following)
-    except Refused as refusal:
-        await end_flow(ctx, draft)
-        await refuse(ctx, refusal)
+    person = turn.ctx.person
+    await step_turn(turn, STEPS[turn.draft.flow], _answer, allowed=person is not None and person.has(*MANAGERS))
 
 
 async def _answer(turn: Turn, following: str) -> None:

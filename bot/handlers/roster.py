@@ -16,9 +16,18 @@ from bot.domain.people import WORKER_ROLES, Role, Scope, ScopeKind
 from bot.domain.roster import parse_day
 from bot.handlers import menu
 from bot.handlers.common import Ctx
-from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
+from bot.handlers.flows import Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.groups import COMMANDS
-from bot.handlers.tasks import EXPIRED, button_action, callback_parts, present, refuse, show_task
+from bot.handlers.tasks import (
+    EXPIRED,
+    back_row,
+    button_action,
+    callback_parts,
+    present,
+    refuse,
+    show_task,
+    step_turn,
+)
 from bot.i18n import N_
 from bot.services import roster
 from bot.services.reports import Refused
@@ -208,10 +217,6 @@ async def on_leave_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 # -------------------------------------------------------------------------- the duty and leave flows
 
 
-def _back_row(ctx: Ctx) -> list[Button]:
-    return [(ctx._("‹ Back"), "back"), (ctx._("Cancel"), "cancel")]
-
-
 async def _candidates(ctx: Ctx, draft: Draft) -> list[tuple[int, str, Role]]:
     assert ctx.person is not None
     if draft.flow == DUTY_FLOW:
@@ -249,7 +254,7 @@ async def _flow_view(ctx: Ctx, draft: Draft) -> View:
         )
         if not people:
             text = _("There is nobody to pick here. Add people to the team first.")
-        return text, [*rows, _back_row(ctx)], None
+        return text, [*rows, back_row(ctx)], None
     if step == "first":
         quick = [
             [
@@ -262,7 +267,7 @@ async def _flow_view(ctx: Ctx, draft: Draft) -> View:
             text = _(
                 "<b>Mark leave</b>\nYour first day away? Type it (for example 3-10 or 2025-03-10) or pick one."
             )
-        return text, [*quick, _back_row(ctx)], None
+        return text, [*quick, back_row(ctx)], None
     if step == "last":
         first = date.fromisoformat(d["first"])
         quick = [
@@ -272,7 +277,7 @@ async def _flow_view(ctx: Ctx, draft: Draft) -> View:
             ]
         ]
         text = _("Until which day, that day included? Type it or pick one.")
-        return text, [*quick, _back_row(ctx)], None
+        return text, [*quick, back_row(ctx)], None
     first, last = date.fromisoformat(d["first"]), date.fromisoformat(d["last"])
     if duty:
         text = _("<b>Check the duty</b>\n{scope}: {name}, {days}").format(
@@ -282,30 +287,11 @@ async def _flow_view(ctx: Ctx, draft: Draft) -> View:
         text = _("<b>Check your leave</b>\n{days}, stand-in: {name}").format(
             days=days_text(ctx, first, last), name=esc(d["person_name"])
         )
-    return text, [[(_("✅ Save"), "save")], _back_row(ctx)], None
+    return text, [[(_("✅ Save"), "save")], back_row(ctx)], None
 
 
 async def _flow_turn(turn: Turn) -> None:
-    ctx, draft = turn.ctx, turn.draft
-    _ = ctx._
-    steps = STEPS[draft.flow]
-    if ctx.person is None or draft.step not in steps:
-        await end_flow(ctx, draft)
-        await ctx.answer(_(EXPIRED), alert=True)
-        return
-    index = steps.index(draft.step)
-    if turn.action == "cancel" or (turn.action == "back" and index == 0):
-        if await end_flow(ctx, draft):
-            await present(ctx, _("Cancelled. Nothing was saved."))
-        return
-    if turn.action == "back":
-        await turn.goto(steps[index - 1])
-        return
-    try:
-        await _answer(turn, steps[index + 1] if index + 1 < len(steps) else "")
-    except Refused as refusal:
-        await end_flow(ctx, draft)
-        await refuse(ctx, refusal)
+    await step_turn(turn, STEPS[turn.draft.flow], _answer)
 
 
 async def _answer(turn: Turn, following: str) -> None:

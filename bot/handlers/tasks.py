@@ -175,6 +175,41 @@ def button_action(update: Update) -> tuple[str, int | None, list[str]]:
     return (parts[0] if parts else ""), int_part(parts, 1), parts
 
 
+# ---------------------------------------------------------------------------------- step-by-step flows
+
+
+StepAnswer = Callable[[Turn, str], Awaitable[None]]
+
+
+def back_row(ctx: Ctx) -> list[Button]:
+    return [(ctx._("‹ Back"), "back"), (ctx._("Cancel"), "cancel")]
+
+
+async def step_turn(turn: Turn, steps: Sequence[str], answer: StepAnswer, *, allowed: bool = True) -> None:
+    """One turn of a flow that walks `steps` in order, so Back and Cancel work alike everywhere: a lost right
+    or an unknown step ends it as expired, Cancel (or Back on the first step) ends it unsaved, Back goes one
+    step back, and anything else goes to `answer(turn, following step)`; a refusal ends the flow."""
+    ctx, draft = turn.ctx, turn.draft
+    _ = ctx._
+    if not allowed or ctx.person is None or draft.step not in steps:
+        await end_flow(ctx, draft)
+        await ctx.answer(_(EXPIRED), alert=True)
+        return
+    index = steps.index(draft.step)
+    if turn.action == "cancel" or (turn.action == "back" and index == 0):
+        if await end_flow(ctx, draft):
+            await present(ctx, _("Cancelled. Nothing was saved."))
+        return
+    if turn.action == "back":
+        await turn.goto(steps[index - 1])
+        return
+    try:
+        await answer(turn, steps[index + 1] if index + 1 < len(steps) else "")
+    except Refused as refusal:
+        await end_flow(ctx, draft)
+        await refuse(ctx, refusal)
+
+
 # ---------------------------------------------------------------------------------- the note flow
 
 
