@@ -17,7 +17,7 @@ from bot.handlers import menu
 from bot.handlers.common import Ctx
 from bot.handlers.flows import Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.groups import COMMANDS
-from bot.handlers.tasks import EXPIRED, back_row, button_action, moment, present, refuse, step_turn
+from bot.handlers.tasks import EXPIRED, back_row, button_action, moment, pick_rows, present, refuse, step_turn
 from bot.i18n import N_
 from bot.services import patrols as patrol_service
 from bot.services import reports as report_service
@@ -25,7 +25,7 @@ from bot.services.reports import STATE_LABELS, Refused
 from bot.storage.drafts import Draft
 from bot.ui.callbacks import encode
 from bot.ui.html import esc, shorten
-from bot.ui.keyboards import inline, paginated
+from bot.ui.keyboards import inline
 
 PREFIX = "pt"
 NEW_FLOW = "patrol_new"
@@ -166,16 +166,10 @@ async def _view(ctx: Ctx, draft: Draft) -> View:
     d, step = draft.data, draft.step
     if step == "building":
         buildings = await report_service.buildings(ctx.services, ctx.person)
-        rows, _page, _pages = paginated(
-            buildings,
-            int(d.get("page", 0)),
-            per_page=8,
-            per_row=2,
-            button=lambda b: (shorten(f"{b[1]} · {b[2]}", 30), f"b:{b[0]}"),
-            nav=lambda p: f"pg:{p}",
-            counter=_("{page} of {pages}"),
+        rows = pick_rows(
+            ctx, buildings, int(d.get("page", 0)), lambda b: (shorten(f"{b[1]} · {b[2]}", 30), f"b:{b[0]}")
         )
-        return _("<b>New patrol</b>\nWhich building is to be checked?"), [*rows, [(_("Cancel"), "cancel")]], None
+        return _("<b>New patrol</b>\nWhich building is to be checked?"), rows, None
     if step == "title":
         text = _("What is to be checked? One line of up to {limit} characters, e.g. “Fire exits and extinguishers”.")
         return text.format(limit=TITLE_MAX), [back_row(ctx)], None

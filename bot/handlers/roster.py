@@ -23,6 +23,7 @@ from bot.handlers.tasks import (
     back_row,
     button_action,
     callback_parts,
+    pick_rows,
     present,
     refuse,
     show_task,
@@ -34,7 +35,7 @@ from bot.services.reports import Refused
 from bot.storage.drafts import Draft
 from bot.ui.callbacks import encode, int_part
 from bot.ui.html import esc, shorten
-from bot.ui.keyboards import inline, paginated
+from bot.ui.keyboards import inline
 from bot.ui.labels import ROLE_LABELS
 from bot.ui.timefmt import MONTHS, WEEKDAYS
 
@@ -234,16 +235,10 @@ async def _flow_view(ctx: Ctx, draft: Draft) -> View:
     today = _today(ctx)
     if step == "scope":
         scopes = await roster.duty_scopes(ctx.services, ctx.person)
-        rows, _page, _pages = paginated(
-            scopes,
-            int(d.get("page", 0)),
-            per_page=8,
-            per_row=2,
-            button=lambda s: (shorten(s[1], 30), f"s:{s[0].kind.value}:{s[0].id}"),
-            nav=lambda p: f"pg:{p}",
-            counter=_("{page} of {pages}"),
+        rows = pick_rows(
+            ctx, scopes, int(d.get("page", 0)), lambda s: (shorten(s[1], 30), f"s:{s[0].kind.value}:{s[0].id}")
         )
-        return _("<b>Add a duty</b>\nFor which grid or community?"), [*rows, [(_("Cancel"), "cancel")]], None
+        return _("<b>Add a duty</b>\nFor which grid or community?"), rows, None
     if step == "person":
         people = await _candidates(ctx, draft)
         rows = [[(shorten(f"{name} · {_(ROLE_LABELS[role])}", 40), f"p:{pid}")] for pid, name, role in people]
