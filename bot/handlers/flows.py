@@ -88,8 +88,9 @@ async def show_step(
         markup = inline([[(label, flow_data(saved.version, action)) for label, action in row]
                          for row in buttons or []])
         message_id = await ctx.show(text, markup)
-    async with ctx.services.db.transaction() as conn:
-        await drafts.set_message(conn, saved.telegram_id, saved.version, message_id)
+    if message_id != saved.message_id:  # a step edited in place keeps its message: no second commit
+        async with ctx.services.db.transaction() as conn:
+            await drafts.set_message(conn, saved.telegram_id, saved.version, message_id)
     return saved.model_copy(update={"message_id": message_id})
 
 
