@@ -21,14 +21,14 @@ from bot.handlers.tasks import (
     present,
     refuse,
     report_card,
-    report_title,
+    report_rows,
 )
 from bot.i18n import N_
 from bot.services import reports as report_service
-from bot.services.reports import STATE_LABELS, Refused
+from bot.services.reports import Refused
 from bot.storage.drafts import Draft
 from bot.ui.callbacks import encode, int_part
-from bot.ui.html import esc, shorten
+from bot.ui.html import esc
 from bot.ui.keyboards import inline
 
 ANSWERS = {"y": FixedAnswer.YES, "n": FixedAnswer.NO, "u": FixedAnswer.NOT_SURE}
@@ -47,10 +47,7 @@ async def show_list(ctx: Ctx, page: int) -> None:
     if total == 0:
         await present(ctx, _("You have no reports yet. Send /report to report a problem."))
         return
-    rows = [
-        [(shorten(f"{report_title(ctx, r)} · {_(STATE_LABELS[r.state])}", 60), encode("mr", "o", r.id))]
-        for r in items
-    ]
+    rows = report_rows(ctx, items, "mr")
     await present(
         ctx,
         _("<b>My reports</b> ({total}), newest first. Open one for its timeline.").format(total=total),

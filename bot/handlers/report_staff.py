@@ -23,13 +23,14 @@ from bot.handlers.tasks import (
     page_row,
     present,
     refuse,
+    report_rows,
     report_title,
     show_task,
 )
 from bot.i18n import N_
 from bot.services import reports as report_service
 from bot.services import tasks as task_service
-from bot.services.reports import STATE_LABELS, Refused
+from bot.services.reports import Refused
 from bot.storage.drafts import Draft
 from bot.ui.callbacks import encode, int_part
 from bot.ui.html import esc, shorten
@@ -50,10 +51,7 @@ async def show_overseen(ctx: Ctx, page: int) -> None:
     if total == 0:
         await present(ctx, _("No open reports in your area."))
         return
-    rows = [
-        [(shorten(f"{report_title(ctx, r)} · {_(STATE_LABELS[r.state])}", 60), encode("tk", "o", r.id))]
-        for r in items
-    ]
+    rows = report_rows(ctx, items, "tk")
     await present(
         ctx,
         _("<b>Open reports in your area</b> ({total}), nearest deadline first; ⚠️ marks overdue ones.").format(

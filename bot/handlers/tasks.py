@@ -135,6 +135,14 @@ def timeline_lines(ctx: Ctx, events: Sequence[ReportEvent], *, staff: bool, last
     return lines
 
 
+def report_rows(ctx: Ctx, reports: Sequence[Report], prefix: str) -> list[list[tuple[str, str]]]:
+    """One button a report, "title · state", opening it under `prefix` (the resident's or the staff's card)."""
+    return [
+        [(shorten(f"{report_title(ctx, r)} · {ctx._(STATE_LABELS[r.state])}", 60), encode(prefix, "o", r.id))]
+        for r in reports
+    ]
+
+
 def page_row(ctx: Ctx, prefix: str, page: int, total: int, per_page: int = PER_PAGE) -> list[tuple[str, str]]:
     """‹ 3 of 12 › — the counter is the page among pages."""
     pages = max(1, (total + per_page - 1) // per_page)
