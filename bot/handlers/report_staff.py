@@ -18,10 +18,10 @@ from bot.handlers.tasks import (
     PER_PAGE,
     NotePurpose,
     ask_note,
-    button_action,
     note_purpose,
     page_row,
     present,
+    pressed,
     refuse,
     report_rows,
     report_title,
@@ -89,13 +89,10 @@ def manage_buttons(ctx: Ctx, report: Report) -> list[list[tuple[str, str]]]:
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    ctx = await Ctx.load(update, context)
-    if ctx is None:
+    press = await pressed(update, context)
+    if press is None:
         return
-    action, number, parts = button_action(update)
-    if ctx.person is None or not ctx.person.onboarded or number is None:
-        await ctx.answer(ctx._(EXPIRED), alert=True)
-        return
+    ctx, action, number, parts = press
     if action == "l":
         await ctx.answer()
         await show_overseen(ctx, number)

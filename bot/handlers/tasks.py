@@ -185,6 +185,22 @@ def button_action(update: Update) -> tuple[str, int | None, list[str]]:
     return (parts[0] if parts else ""), int_part(parts, 1), parts
 
 
+async def pressed(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, roles: frozenset[Role] | None = None
+) -> tuple[Ctx, str, int, list[str]] | None:
+    """A button that names its subject (`prefix:action:number:…`), for the handlers that check alike: someone
+    not signed up, lacking one of `roles`, or a button without its number hears "expired" and gets None."""
+    ctx = await Ctx.load(update, context)
+    if ctx is None:
+        return None
+    action, number, parts = button_action(update)
+    person = ctx.person
+    if person is None or not person.onboarded or (roles is not None and not person.has(*roles)) or number is None:
+        await ctx.answer(ctx._(EXPIRED), alert=True)
+        return None
+    return ctx, action, number, parts
+
+
 # ---------------------------------------------------------------------------------- step-by-step flows
 
 

@@ -13,7 +13,7 @@ from bot.handlers.common import Ctx
 from bot.handlers.flows import Flow, Turn, View, end_flow, new_draft, register_flow, show
 from bot.handlers.groups import COMMANDS
 from bot.handlers.roster import keyboard
-from bot.handlers.tasks import EXPIRED, button_action, page_row, present, refuse
+from bot.handlers.tasks import EXPIRED, page_row, present, pressed, refuse
 from bot.i18n import N_
 from bot.services import verification
 from bot.services.reports import Refused, place_text_for
@@ -59,14 +59,11 @@ async def show_waiting(ctx: Ctx, page: int) -> None:
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    ctx = await Ctx.load(update, context)
-    if ctx is None:
+    press = await pressed(update, context, REVIEWERS)
+    if press is None:
         return
+    ctx, action, number, parts = press
     _ = ctx._
-    action, number, parts = button_action(update)
-    if ctx.person is None or not ctx.person.onboarded or not ctx.person.has(*REVIEWERS) or number is None:
-        await ctx.answer(_(EXPIRED), alert=True)
-        return
     building_id, check = int_part(parts, 2), parts[3] if len(parts) > 3 else ""
     try:
         if action == "l":
