@@ -58,23 +58,6 @@ class TopicState(StrEnum):
     CANCELLED = "cancelled"
 
 
-class Phase(StrEnum):
-    PREPARING = "preparing"
-    BEFORE = "before"
-    DURING = "during"
-    AFTER = "after"
-    ENDED = "ended"  # declined or cancelled: nothing more happens
-
-
-PHASE_OF: dict[TopicState, Phase] = {
-    TopicState.PROPOSED: Phase.PREPARING,
-    TopicState.DRAFT: Phase.PREPARING,
-    TopicState.ANNOUNCED: Phase.BEFORE,
-    TopicState.OPEN: Phase.DURING,
-    TopicState.CLOSED: Phase.AFTER,
-    TopicState.DECLINED: Phase.ENDED,
-    TopicState.CANCELLED: Phase.ENDED,
-}
 # Where residents see a topic and may ask questions.
 PUBLIC_STATES = frozenset({TopicState.ANNOUNCED, TopicState.OPEN, TopicState.CLOSED})
 ASKING_STATES = frozenset({TopicState.ANNOUNCED, TopicState.OPEN})
@@ -148,10 +131,6 @@ class Topic(BaseModel):
     outcome_responsible: str | None = None
     review_at: datetime | None = None
     outcome_at: datetime | None = None
-
-    @property
-    def phase(self) -> Phase:
-        return PHASE_OF[self.state]
 
     @property
     def option_count(self) -> int:
@@ -230,10 +209,6 @@ def voter_key(unit: VoteUnit, person_id: int, household: str | None) -> str:
 def manages(person: Person, community_id: int | None) -> bool:
     """Organizers of the community (or street-wide) and street admins run its topics."""
     return meetings.manages(person, community_id)
-
-
-def may_manage_any(person: Person | None) -> bool:
-    return person is not None and person.onboarded and person.has(*MANAGER_ROLES)
 
 
 # ---- results -------------------------------------------------------------------------------------------

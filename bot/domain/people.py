@@ -88,10 +88,6 @@ class Person(BaseModel):
         return [grant.scope for grant in self.roles if grant.role in roles]
 
     @property
-    def is_staff(self) -> bool:
-        return self.has(*STAFF_ROLES)
-
-    @property
     def verified(self) -> bool:
         return self.verification == "verified"
 
