@@ -41,6 +41,28 @@ async def test_two_interleaved_writers_never_commit_each_others_work(db: Databas
     assert names == ["complete"]
 
 
+async def test_keyed_reads_answer_at_once_and_long_scans_let_other_people_be_served(db: Database) -> None:
+    """A lookup runs on the event loop (a thread hop would cost more than the query); a dashboard-sized scan
+    runs on the background reader's thread, so the loop keeps serving while it works."""
+    turns = 0
+
+    async def someone_else() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    other = asyncio.create_task(someone_else())
+    await asyncio.sleep(0)
+    before = turns
+    assert await db.fetch_value("SELECT COUNT(*) FROM communities") == 0
+    assert turns == before  # nobody else ran: the read never suspended
+    scan = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) SELECT SUM(i) FROM n"
+    assert await db.background.fetch_value(scan) == 200000 * 200001 // 2
+    assert turns > before  # the loop went on while the scan ran elsewhere
+    other.cancel()
+
+
 async def test_a_cancelled_transaction_rolls_back(db: Database) -> None:
     inside = asyncio.Event()
 

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import pytest
 
 from bot.clock import from_db, to_db
@@ -21,7 +20,7 @@ from bot.delivery.sender import MAX_ATTEMPTS
 from bot.runtime import runtime_of
 from bot.sandbox.fake_telegram import FakeTelegram, Fault, tiny_png
 from bot.storage import people
-from bot.storage.db import Database
+from bot.storage.db import Connection, Database, Row
 from bot.timers.engine import schedule
 from tests.support.people import BotHarness, Person
 
@@ -54,7 +53,7 @@ async def push(bot: BotHarness, recipients: list[int], template: str = "Hello", 
         return await enqueue(conn, now=bot.clock.now(), recipients=recipients, template=template, **options)
 
 
-async def row(db: Database, row_id: int) -> aiosqlite.Row:
+async def row(db: Database, row_id: int) -> Row:
     found = await db.fetch_one("SELECT * FROM outbox WHERE id = ?", (row_id,))
     assert found is not None
     return found
@@ -174,7 +173,7 @@ async def test_a_row_whose_reason_is_gone_is_dropped(bot: BotHarness) -> None:
 
 
 async def test_a_reaction_window_starts_when_the_message_is_delivered(bot: BotHarness) -> None:
-    async def start_window(conn: aiosqlite.Connection, report_id: int, delivered_at: datetime) -> None:
+    async def start_window(conn: Connection, report_id: int, delivered_at: datetime) -> None:
         await schedule(conn, kind="test.verify", subject=str(report_id), due_at=delivered_at + timedelta(hours=72))
 
     outbox.register_delivered_hook("test.verify", start_window)

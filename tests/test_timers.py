@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import aiosqlite
 import pytest
 
 from bot.delivery.outbox import enqueue
 from bot.services.container import Services
+from bot.storage.db import Connection, Row
 from bot.timers.engine import TimerRow, cancel, move, register_timer, retry_delay, schedule
 from tests.support.people import BotHarness
 from tests.test_outbox import person_row
@@ -19,7 +19,7 @@ FIRED: list[tuple[str, str, datetime, datetime]] = []
 """(kind, subject, due_at, fired at) for every firing in the current test."""
 
 
-async def record(services: Services, conn: aiosqlite.Connection, timer: TimerRow) -> None:
+async def record(services: Services, conn: Connection, timer: TimerRow) -> None:
     FIRED.append((timer.kind, timer.subject, timer.due_at, services.clock.now()))
 
 
@@ -43,7 +43,7 @@ async def at(bot: BotHarness, subject: str, delay: timedelta, kind: str = "test.
                               payload={"note": subject})
 
 
-async def state(bot: BotHarness, timer_id: int) -> aiosqlite.Row:
+async def state(bot: BotHarness, timer_id: int) -> Row:
     found = await bot.services.db.fetch_one("SELECT * FROM timers WHERE id = ?", (timer_id,))
     assert found is not None
     return found
@@ -84,7 +84,7 @@ async def test_a_crash_before_commit_fires_the_row_again_with_its_writes_once(bo
     alice_id = await person_row(bot, bot.person("Alice"))
     crashes = [Crash()]
 
-    async def remind(services: Services, conn: aiosqlite.Connection, timer: TimerRow) -> None:
+    async def remind(services: Services, conn: Connection, timer: TimerRow) -> None:
         await enqueue(conn, now=services.clock.now(), recipients=[alice_id], template="Reminder")
         if crashes:
             raise crashes.pop()
@@ -106,7 +106,7 @@ async def test_a_crash_before_commit_fires_the_row_again_with_its_writes_once(bo
 async def test_a_failing_handler_is_retried_with_backoff_and_blocks_no_one(bot: BotHarness) -> None:
     broken = [True]
 
-    async def flaky(services: Services, conn: aiosqlite.Connection, timer: TimerRow) -> None:
+    async def flaky(services: Services, conn: Connection, timer: TimerRow) -> None:
         await conn.execute("CREATE TABLE IF NOT EXISTS scratch (x)")
         await conn.execute("INSERT INTO scratch VALUES (1)")
         if broken[0]:
@@ -171,7 +171,7 @@ async def test_a_timer_handler_pushes_through_the_outbox(bot: BotHarness) -> Non
     alice = bot.person("Alice")
     alice_id = await person_row(bot, alice)
 
-    async def overdue(services: Services, conn: aiosqlite.Connection, timer: TimerRow) -> None:
+    async def overdue(services: Services, conn: Connection, timer: TimerRow) -> None:
         await enqueue(conn, now=services.clock.now(), recipients=[alice_id],
                       template="Task {number} is overdue", params={"number": timer.payload["note"]})
 

@@ -23,11 +23,9 @@ from enum import IntEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import aiosqlite
-
 from bot.clock import from_db, to_db
 from bot.i18n import translator
-from bot.storage.db import Database
+from bot.storage.db import Connection, Database, Row
 from bot.ui.callbacks import MAX_BYTES as CALLBACK_MAX_BYTES
 from bot.ui.timefmt import format_moment, format_relative
 
@@ -72,7 +70,7 @@ class Button:
 
 Param = str | int | float | bool | None | datetime | Tr | Relative
 DropCheck = Callable[[Database, int], Awaitable[bool]]
-DeliveredHook = Callable[[aiosqlite.Connection, int, datetime], Awaitable[None]]
+DeliveredHook = Callable[[Connection, int, datetime], Awaitable[None]]
 
 _drop_checks: dict[str, DropCheck] = {}
 _delivered_hooks: dict[str, DeliveredHook] = {}
@@ -102,7 +100,7 @@ class OutboxError(ValueError):
 
 
 async def enqueue(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     *,
     now: datetime,
     recipients: Iterable[int],
@@ -205,7 +203,7 @@ class OutboxMessage:
     attempts: int
 
     @classmethod
-    def from_row(cls, row: aiosqlite.Row) -> OutboxMessage:
+    def from_row(cls, row: Row) -> OutboxMessage:
         return cls(
             id=row["id"], lane=Lane(row["lane"]), person_id=row["person_id"], chat_id=row["chat_id"],
             template=row["template"], params=json.loads(row["params"]),

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiosqlite
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 
@@ -31,6 +30,7 @@ from bot.delivery.errors import Failure, Verdict, classify
 from bot.delivery.outbox import Lane, OutboxMessage, Rendered, delivered_hook, drop_check, render
 from bot.services.container import Services
 from bot.storage import people
+from bot.storage.db import Connection
 
 log = logging.getLogger(__name__)
 
@@ -324,7 +324,7 @@ class Sender:
 
     @staticmethod
     async def _mark_sent(
-        conn: aiosqlite.Connection, job: _Job, message_id: int, delivered_at: datetime, error: str | None
+        conn: Connection, job: _Job, message_id: int, delivered_at: datetime, error: str | None
     ) -> None:
         await conn.execute(
             "UPDATE outbox SET state = 'sent', delivered_at = ?, telegram_chat_id = ?, message_id = ?, "

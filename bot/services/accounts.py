@@ -10,16 +10,14 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiosqlite
-
 from bot.clock import to_db
 from bot.domain.people import Person
 from bot.services.container import Services
 from bot.storage import people
-from bot.storage.db import Database
+from bot.storage.db import Connection, Database
 
 Exporter = Callable[[Database, int], Awaitable[list[dict[str, Any]]]]
-Eraser = Callable[[aiosqlite.Connection, int], Awaitable[None]]
+Eraser = Callable[[Connection, int], Awaitable[None]]
 _EXPORTERS: dict[str, Exporter] = {}
 _ERASERS: dict[str, Eraser] = {}
 
@@ -57,17 +55,17 @@ async def _export_drafts(db: Database, person_id: int) -> list[dict[str, Any]]:
     )
 
 
-async def _erase_drafts(conn: aiosqlite.Connection, person_id: int) -> None:
+async def _erase_drafts(conn: Connection, person_id: int) -> None:
     await conn.execute(
         "DELETE FROM drafts WHERE telegram_id = (SELECT telegram_id FROM people WHERE id = ?)", (person_id,)
     )
 
 
-async def _erase_roles(conn: aiosqlite.Connection, person_id: int) -> None:
+async def _erase_roles(conn: Connection, person_id: int) -> None:
     await conn.execute("DELETE FROM roles WHERE person_id = ?", (person_id,))
 
 
-async def _keep(conn: aiosqlite.Connection, person_id: int) -> None:
+async def _keep(conn: Connection, person_id: int) -> None:
     """The profile itself is anonymised last, by `erase`."""
 
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-import aiosqlite
 from pydantic import BaseModel
 
 from bot.delivery import outbox
@@ -41,7 +40,7 @@ from bot.services.container import Services
 from bot.storage import broadcasts as store
 from bot.storage import meetings as meeting_store
 from bot.storage import people
-from bot.storage.db import Database
+from bot.storage.db import Connection, Database, Reader
 from bot.timers import engine as timers
 from bot.ui.callbacks import encode
 
@@ -86,7 +85,7 @@ class NewBroadcast(BaseModel):
 # ---- what a notice says ----------------------------------------------------------------------------------
 
 
-async def message_of(reader: aiosqlite.Connection | Database, composed: NewBroadcast | Broadcast
+async def message_of(reader: Reader, composed: NewBroadcast | Broadcast
                      ) -> meeting_service.Message | None:
     """The push every recipient gets (and the preview shows); None when its meeting is gone."""
     if composed.meeting_id is not None:
@@ -213,7 +212,7 @@ async def submit(services: Services, author: Person, composed: NewBroadcast) -> 
     return Submitted(broadcast_id, stored.state)
 
 
-async def _schedule_or_begin(services: Services, conn: aiosqlite.Connection, broadcast_id: int,
+async def _schedule_or_begin(services: Services, conn: Connection, broadcast_id: int,
                              send_at: datetime | None, now: datetime) -> None:
     if send_at is not None and send_at > now:
         await timers.schedule(conn, kind=SEND, subject=str(broadcast_id), due_at=send_at)
@@ -221,7 +220,7 @@ async def _schedule_or_begin(services: Services, conn: aiosqlite.Connection, bro
         await _begin(services, conn, broadcast_id, now)
 
 
-async def _ask_admins(services: Services, conn: aiosqlite.Connection, author: Person, broadcast_id: int,
+async def _ask_admins(services: Services, conn: Connection, author: Person, broadcast_id: int,
                       composed: NewBroadcast, now: datetime) -> None:
     admins = [p.id for p in await people.with_role(services.db, Role.ADMIN, Scope(kind=ScopeKind.STREET))]
     reach = await audiences.resolve(services.db, composed.audience)
@@ -287,7 +286,7 @@ async def reject(services: Services, admin: Person, broadcast_id: int) -> Refusa
     return State.REJECTED
 
 
-async def _tell_author(conn: aiosqlite.Connection, broadcast: Broadcast, now: datetime, template: str,
+async def _tell_author(conn: Connection, broadcast: Broadcast, now: datetime, template: str,
                        params: dict[str, Param]) -> None:
     if broadcast.created_by is not None:
         await outbox.enqueue(conn, now=now, recipients=[broadcast.created_by], lane=Lane.INTERACTIVE,
@@ -336,7 +335,7 @@ async def stop(services: Services, person: Person, broadcast_id: int) -> Refusal
 # ---- going out -------------------------------------------------------------------------------------------
 
 
-async def _begin(services: Services, conn: aiosqlite.Connection, broadcast_id: int, now: datetime) -> None:
+async def _begin(services: Services, conn: Connection, broadcast_id: int, now: datetime) -> None:
     """Resolve the audience as it is now, queue one row per person and group, and watch it go out."""
     broadcast = await store.get(conn, broadcast_id)
     if broadcast is None or broadcast.state is not State.SCHEDULED:
@@ -375,11 +374,11 @@ def _interval(services: Services) -> timedelta:
     return timedelta(seconds=services.settings.broadcast_progress_seconds)
 
 
-async def _on_send_due(services: Services, conn: aiosqlite.Connection, row: timers.TimerRow) -> None:
+async def _on_send_due(services: Services, conn: Connection, row: timers.TimerRow) -> None:
     await _begin(services, conn, int(row.subject), services.clock.now())
 
 
-async def _on_check(services: Services, conn: aiosqlite.Connection, row: timers.TimerRow) -> None:
+async def _on_check(services: Services, conn: Connection, row: timers.TimerRow) -> None:
     """Still rows waiting: look again later. All out: done, and the author gets the final report."""
     broadcast = await store.get(conn, int(row.subject))
     if broadcast is None or broadcast.state not in {State.SENDING, State.STOPPED}:
@@ -490,7 +489,7 @@ async def _export_mutes(db: Database, person_id: int) -> list[dict[str, object]]
         "SELECT topic, muted_at FROM notification_mutes WHERE person_id = ?", (person_id,))]
 
 
-async def _erase_mutes(conn: aiosqlite.Connection, person_id: int) -> None:
+async def _erase_mutes(conn: Connection, person_id: int) -> None:
     await conn.execute("DELETE FROM notification_mutes WHERE person_id = ?", (person_id,))
 
 

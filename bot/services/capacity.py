@@ -23,8 +23,6 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-import aiosqlite
-
 from bot.clock import from_db, to_db
 from bot.config import Settings
 from bot.delivery import outbox
@@ -43,7 +41,7 @@ from bot.domain.capacity import (
     reminder_times,
     sign_up_outcome,
 )
-from bot.storage.db import Database
+from bot.storage.db import Connection, Database, Reader, Row
 from bot.timers import engine as timers
 
 if TYPE_CHECKING:
@@ -56,8 +54,6 @@ REMINDER_OFFSETS = (timedelta(hours=24), timedelta(hours=2))
 AT_ONCE = datetime(1970, 1, 1, tzinfo=UTC)  # a due time that the next scan fires
 
 
-Conn = aiosqlite.Connection
-Reader = Conn | Database  # a transaction's conn, or the database's read side
 
 
 @dataclass(frozen=True)
@@ -69,8 +65,8 @@ class Notice:
     buttons: list[list[Button]] | None = None
 
 
-NoticeFor = Callable[[Conn, Seat], Awaitable[Notice]]
-ReminderFor = Callable[[Conn, Seat, timedelta], Awaitable[Notice]]
+NoticeFor = Callable[[Connection, Seat], Awaitable[Notice]]
+ReminderFor = Callable[[Connection, Seat, timedelta], Awaitable[Notice]]
 
 
 @dataclass(frozen=True)
@@ -110,7 +106,7 @@ def _opt_time(value: str | None) -> datetime | None:
     return None if value is None else from_db(value)
 
 
-def _seat(row: aiosqlite.Row) -> Seat:
+def _seat(row: Row) -> Seat:
     return Seat(
         id=row["id"], key=EventKey(kind=row["kind"], event_id=row["event_id"]), person_id=row["person_id"],
         state=SeatState(row["state"]), seq=row["seq"], offered_at=_opt_time(row["offered_at"]),
@@ -119,37 +115,26 @@ def _seat(row: aiosqlite.Row) -> Seat:
     )
 
 
-def _event(row: aiosqlite.Row) -> SlotEvent:
+def _event(row: Row) -> SlotEvent:
     return SlotEvent(
         key=EventKey(kind=row["kind"], event_id=row["event_id"]), capacity=row["capacity"],
         starts_at=from_db(row["starts_at"]), ends_at=from_db(row["ends_at"]), open=row["state"] == "open",
     )
 
 
-async def _one(conn: Reader, sql: str, params: tuple[object, ...]) -> aiosqlite.Row | None:
-    if isinstance(conn, Database):
-        return await conn.fetch_one(sql, params)
-    async with conn.execute(sql, params) as cursor:
-        return await cursor.fetchone()
 
 
-async def _all(conn: Reader, sql: str, params: tuple[object, ...]) -> list[aiosqlite.Row]:
-    if isinstance(conn, Database):
-        return await conn.fetch_all(sql, params)
-    async with conn.execute(sql, params) as cursor:
-        return list(await cursor.fetchall())
 
 
 async def get_event(conn: Reader, key: EventKey) -> SlotEvent | None:
-    row = await _one(
-        conn, "SELECT * FROM slot_events WHERE kind = ? AND event_id = ?", (key.kind, key.event_id)
+    row = await conn.fetch_one(
+        "SELECT * FROM slot_events WHERE kind = ? AND event_id = ?", (key.kind, key.event_id)
     )
     return None if row is None else _event(row)
 
 
 async def counts(conn: Reader, key: EventKey) -> Counts:
-    row = await _one(
-        conn,
+    row = await conn.fetch_one(
         "SELECT e.capacity, "
         "SUM(s.state = 'confirmed') AS confirmed, SUM(s.state = 'offered') AS offered, "
         "SUM(s.state = 'waitlisted') AS waitlisted "
@@ -164,15 +149,15 @@ async def counts(conn: Reader, key: EventKey) -> Counts:
 
 
 async def seat_of(conn: Reader, key: EventKey, person_id: int) -> Seat | None:
-    row = await _one(
-        conn, f"SELECT {_SEAT_COLUMNS} FROM seats WHERE kind = ? AND event_id = ? AND person_id = ?",
+    row = await conn.fetch_one(
+        f"SELECT {_SEAT_COLUMNS} FROM seats WHERE kind = ? AND event_id = ? AND person_id = ?",
         (key.kind, key.event_id, person_id),
     )
     return None if row is None else _seat(row)
 
 
 async def seat_by_id(conn: Reader, seat_id: int) -> Seat | None:
-    row = await _one(conn, f"SELECT {_SEAT_COLUMNS} FROM seats WHERE id = ?", (seat_id,))
+    row = await conn.fetch_one(f"SELECT {_SEAT_COLUMNS} FROM seats WHERE id = ?", (seat_id,))
     return None if row is None else _seat(row)
 
 
@@ -180,8 +165,7 @@ async def seats(conn: Reader, key: EventKey, *states: SeatState) -> list[Seat]:
     """Seats in the given states (all when none given), in queue order."""
     wanted = [s.value for s in states] or [s.value for s in SeatState]
     marks = ", ".join("?" for _ in wanted)
-    rows = await _all(
-        conn,
+    rows = await conn.fetch_all(
         f"SELECT {_SEAT_COLUMNS} FROM seats WHERE kind = ? AND event_id = ? AND state IN ({marks}) "
         "ORDER BY seq",
         (key.kind, key.event_id, *wanted),
@@ -193,8 +177,7 @@ async def waitlist_position(conn: Reader, seat: Seat) -> int | None:
     """1 for the first in the queue; None when the seat is not waitlisted."""
     if seat.state is not SeatState.WAITLISTED:
         return None
-    row = await _one(
-        conn,
+    row = await conn.fetch_one(
         "SELECT COUNT(*) FROM seats WHERE kind = ? AND event_id = ? AND state = 'waitlisted' AND seq <= ?",
         (seat.key.kind, seat.key.event_id, seat.seq),
     )
@@ -205,8 +188,7 @@ async def overlapping(
     conn: Reader, person_id: int, starts_at: datetime, ends_at: datetime, *, exclude: EventKey | None = None
 ) -> list[EventKey]:
     """Open events of any kind where the person holds a place at a time overlapping this one."""
-    rows = await _all(
-        conn,
+    rows = await conn.fetch_all(
         "SELECT s.kind, s.event_id FROM seats s JOIN slot_events e ON e.kind = s.kind AND e.event_id = "
         "s.event_id "
         "WHERE s.person_id = ? AND s.state IN ('confirmed', 'offered') AND e.state = 'open' "
@@ -221,7 +203,7 @@ async def overlapping(
 
 
 async def open_event(
-    conn: Conn, key: EventKey, *, capacity: int | None, starts_at: datetime, ends_at: datetime,
+    conn: Connection, key: EventKey, *, capacity: int | None, starts_at: datetime, ends_at: datetime,
     now: datetime,
 ) -> None:
     """Create the event's places and schedule its reminders."""
@@ -236,7 +218,7 @@ def _reminder_subject(key: EventKey, offset: timedelta) -> str:
     return f"{key.kind}:{key.event_id}:{int(offset.total_seconds() // 60)}m"
 
 
-async def _schedule_reminders(conn: Conn, key: EventKey, starts_at: datetime, now: datetime) -> None:
+async def _schedule_reminders(conn: Connection, key: EventKey, starts_at: datetime, now: datetime) -> None:
     """One pending reminder per offset at its time before `starts_at`; none for a moment already past."""
     for offset, due in reminder_times(starts_at, now, REMINDER_OFFSETS).items():
         subject = _reminder_subject(key, offset)
@@ -251,7 +233,7 @@ async def _schedule_reminders(conn: Conn, key: EventKey, starts_at: datetime, no
 
 
 async def reschedule(
-    conn: Conn, key: EventKey, *, starts_at: datetime, ends_at: datetime, now: datetime
+    conn: Connection, key: EventKey, *, starts_at: datetime, ends_at: datetime, now: datetime
 ) -> list[Seat]:
     """Move the event: reminders move with it and offers never outlive the new start.
 
@@ -267,7 +249,7 @@ async def reschedule(
     return await seats(conn, key, SeatState.CONFIRMED, SeatState.OFFERED, SeatState.WAITLISTED)
 
 
-async def cancel_event(conn: Conn, key: EventKey) -> list[Seat]:
+async def cancel_event(conn: Connection, key: EventKey) -> list[Seat]:
     """Close the event: no more sign-ups, reminders or offers. Returns the active seats, to tell them."""
     await conn.execute(
         "UPDATE slot_events SET state = 'cancelled' WHERE kind = ? AND event_id = ?", (key.kind, key.event_id)
@@ -295,7 +277,7 @@ class CapacityResult:
 
 
 async def set_capacity(
-    services: Services, conn: Conn, key: EventKey, capacity: int | None, *, now: datetime
+    services: Services, conn: Connection, key: EventKey, capacity: int | None, *, now: datetime
 ) -> CapacityResult:
     """Change the number of places; never below those held; more places go to the waitlist first."""
     event = await get_event(conn, key)
@@ -328,7 +310,7 @@ class SignUpResult:
 
 
 async def sign_up(
-    services: Services, conn: Conn, key: EventKey, person_id: int, *, now: datetime
+    services: Services, conn: Connection, key: EventKey, person_id: int, *, now: datetime
 ) -> SignUpResult:
     """Take a place, or a place in the queue when there is none; never two seats, never after the start."""
     event = await get_event(conn, key)
@@ -365,7 +347,7 @@ _NEXT_SEQ = "(SELECT COALESCE(MAX(seq), 0) + 1 FROM seats WHERE kind = :kind AND
 
 
 async def _take_place(
-    conn: Conn, key: EventKey, person_id: int, current: Seat | None, now: datetime
+    conn: Connection, key: EventKey, person_id: int, current: Seat | None, now: datetime
 ) -> bool:
     """The conditional write that enforces the limit; False when the last place went meanwhile."""
     params = {"kind": key.kind, "event": key.event_id, "person": person_id, "now": to_db(now)}
@@ -386,7 +368,7 @@ async def _take_place(
 
 
 async def _join_queue(
-    conn: Conn, key: EventKey, person_id: int, current: Seat | None, now: datetime
+    conn: Connection, key: EventKey, person_id: int, current: Seat | None, now: datetime
 ) -> None:
     params = {"kind": key.kind, "event": key.event_id, "person": person_id, "now": to_db(now)}
     if current is None:
@@ -418,7 +400,7 @@ class CancelResult:
 
 
 async def cancel_seat(
-    services: Services, conn: Conn, key: EventKey, person_id: int, *, now: datetime
+    services: Services, conn: Connection, key: EventKey, person_id: int, *, now: datetime
 ) -> CancelResult:
     """Leave before the start; a freed place is offered to the first in the queue."""
     event = await get_event(conn, key)
@@ -446,7 +428,7 @@ class ConfirmOutcome(StrEnum):
     CLOSED = "closed"  # the event was cancelled or has started
 
 
-async def confirm_offer(conn: Conn, key: EventKey, person_id: int, *, now: datetime) -> ConfirmOutcome:
+async def confirm_offer(conn: Connection, key: EventKey, person_id: int, *, now: datetime) -> ConfirmOutcome:
     """Take the offered place, if the offer still stands."""
     event = await get_event(conn, key)
     current = await seat_of(conn, key, person_id)
@@ -467,13 +449,13 @@ async def confirm_offer(conn: Conn, key: EventKey, person_id: int, *, now: datet
     return ConfirmOutcome.CONFIRMED
 
 
-async def release_person(conn: Conn, person_id: int) -> None:
+async def release_person(conn: Connection, person_id: int) -> None:
     """Give up every active seat of a person whose data is being erased.
 
     Erasure runs without a clock, so the freed places are passed on by a refill timer due at once.
     """
-    for seat in map(_seat, await _all(
-        conn, f"SELECT {_SEAT_COLUMNS} FROM seats WHERE person_id = ? AND state IN "
+    for seat in map(_seat, await conn.fetch_all(
+        f"SELECT {_SEAT_COLUMNS} FROM seats WHERE person_id = ? AND state IN "
         "('confirmed', 'offered', 'waitlisted')", (person_id,),
     )):
         await conn.execute("UPDATE seats SET state = 'cancelled' WHERE id = ?", (seat.id,))
@@ -484,7 +466,7 @@ async def release_person(conn: Conn, person_id: int) -> None:
         )
 
 
-async def refill(services: Services, conn: Conn, key: EventKey, *, now: datetime) -> list[Seat]:
+async def refill(services: Services, conn: Connection, key: EventKey, *, now: datetime) -> list[Seat]:
     """Offer every free place to the queue, first in first out; each offer is a push to confirm."""
     event = await get_event(conn, key)
     if event is None or not event.open or now >= event.starts_at:
@@ -516,7 +498,7 @@ async def refill(services: Services, conn: Conn, key: EventKey, *, now: datetime
     return offered
 
 
-async def _set_offer_expiry(conn: Conn, seat: Seat, starts_at: datetime) -> None:
+async def _set_offer_expiry(conn: Connection, seat: Seat, starts_at: datetime) -> None:
     """(Re)compute when an offer lapses: from delivery when delivered, else the undelivered backstop."""
     assert seat.offered_at is not None and seat.offer_minutes is not None
     window = timedelta(minutes=seat.offer_minutes)
@@ -531,7 +513,7 @@ async def _set_offer_expiry(conn: Conn, seat: Seat, starts_at: datetime) -> None
 # ---- outbox and timer hooks -------------------------------------------------------------------------
 
 
-async def _offer_delivered(conn: Conn, seat_id: int, delivered_at: datetime) -> None:
+async def _offer_delivered(conn: Connection, seat_id: int, delivered_at: datetime) -> None:
     """The confirm window starts now that the offer reached the person (first delivery only)."""
     seat = await seat_by_id(conn, seat_id)
     if seat is None or seat.state is not SeatState.OFFERED or seat.offer_delivered_at is not None:
@@ -567,7 +549,7 @@ async def _reminder_gone(db: Database, seat_id: int) -> bool:
     return await _seat_left(db, seat_id, SeatState.CONFIRMED)
 
 
-async def _on_offer_expired(services: Services, conn: Conn, row: timers.TimerRow) -> None:
+async def _on_offer_expired(services: Services, conn: Connection, row: timers.TimerRow) -> None:
     """The confirm window ran out: the place passes to the next in the queue."""
     seat = await seat_by_id(conn, int(row.subject))
     if seat is None or seat.state is not SeatState.OFFERED:
@@ -585,7 +567,7 @@ async def _on_offer_expired(services: Services, conn: Conn, row: timers.TimerRow
     await refill(services, conn, seat.key, now=now)
 
 
-async def _on_reminder(services: Services, conn: Conn, row: timers.TimerRow) -> None:
+async def _on_reminder(services: Services, conn: Connection, row: timers.TimerRow) -> None:
     """Remind each confirmed seat; an event cancelled or already started sends nothing."""
     key = EventKey(kind=row.payload["kind"], event_id=int(row.payload["event_id"]))
     event = await get_event(conn, key)
@@ -602,7 +584,7 @@ async def _on_reminder(services: Services, conn: Conn, row: timers.TimerRow) -> 
         )
 
 
-async def _on_refill(services: Services, conn: Conn, row: timers.TimerRow) -> None:
+async def _on_refill(services: Services, conn: Connection, row: timers.TimerRow) -> None:
     await refill(services, conn, EventKey(kind=row.payload["kind"], event_id=int(row.payload["event_id"])),
                  now=services.clock.now())
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from matplotlib.font_manager import FontProperties
     from matplotlib.ft2font import FT2Font
 
-# Where distributions put Noto Sans CJK, Source Han Sans or WenQuanYi (Debian/Ubuntu first).
+# Where distributions put Noto Sans CJK, Reader Han Sans or WenQuanYi (Debian/Ubuntu first).
 FONT_CANDIDATES = (
     Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
     Path("/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc"),

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-import aiosqlite
-
 from bot.delivery import outbox
 from bot.delivery.outbox import Button, Lane, Param, Tr
 from bot.domain.broadcasts import Audience, Footprint, area
@@ -58,7 +56,7 @@ from bot.services.reports import Refused
 from bot.storage import deliberation as store
 from bot.storage import invites, people
 from bot.storage import reports as report_store
-from bot.storage.db import Database
+from bot.storage.db import Connection, Database
 from bot.timers import engine as timers
 from bot.timers.engine import TimerRow
 from bot.ui.callbacks import encode
@@ -136,14 +134,14 @@ def _require_manager(person: Person, topic: Topic | None) -> Topic:
     return topic
 
 
-async def _topic(source: report_store.Source, topic_id: int) -> Topic:
+async def _topic(source: report_store.Reader, topic_id: int) -> Topic:
     topic = await store.get(source, topic_id)
     if topic is None:
         raise Refused(UNKNOWN)
     return topic
 
 
-async def _managers(conn: aiosqlite.Connection, topic: Topic) -> list[int]:
+async def _managers(conn: Connection, topic: Topic) -> list[int]:
     """Who hears about proposals and questions: the community's organizers, else the street admins."""
     if topic.community_id is not None:
         found = await report_store.holders(conn, Role.ORGANIZER, Scope(kind=ScopeKind.COMMUNITY, id=topic.community_id))
@@ -152,7 +150,7 @@ async def _managers(conn: aiosqlite.Connection, topic: Topic) -> list[int]:
     return await report_store.holders(conn, Role.ADMIN, Scope(kind=ScopeKind.STREET))
 
 
-async def _live_rows(source: report_store.Source, topic: Topic) -> list[tuple[int, str, Panel]]:
+async def _live_rows(source: report_store.Reader, topic: Topic) -> list[tuple[int, str, Panel]]:
     """The eligible list as it would be frozen now: (person, voter key, panel)."""
     return [
         (c.person_id, voter_key(topic.rules.vote_unit, c.person_id, household_key(c.building_id, c.unit)), c.panel)
@@ -160,7 +158,7 @@ async def _live_rows(source: report_store.Source, topic: Topic) -> list[tuple[in
     ]
 
 
-async def eligible_people(source: report_store.Source, topic: Topic) -> list[int]:
+async def eligible_people(source: report_store.Reader, topic: Topic) -> list[int]:
     """Everyone a topic's notices reach: the frozen list once voting opened, else who is eligible now."""
     if topic.state in (TopicState.OPEN, TopicState.CLOSED):
         return await store.eligible_people(source, topic.id)
@@ -169,7 +167,7 @@ async def eligible_people(source: report_store.Source, topic: Topic) -> list[int
     return []
 
 
-async def is_eligible(source: report_store.Source, topic: Topic, person: Person) -> bool:
+async def is_eligible(source: report_store.Reader, topic: Topic, person: Person) -> bool:
     if topic.state in (TopicState.OPEN, TopicState.CLOSED):
         return await store.eligible_of(source, topic.id, person.id) is not None
     if topic.state is TopicState.ANNOUNCED:
@@ -178,7 +176,7 @@ async def is_eligible(source: report_store.Source, topic: Topic, person: Person)
 
 
 async def _tell(
-    conn: aiosqlite.Connection, now: datetime, recipients: Iterable[int], template: str,
+    conn: Connection, now: datetime, recipients: Iterable[int], template: str,
     params: dict[str, Param], *, buttons: list[list[Button]] | None = None, lane: Lane = Lane.INTERACTIVE,
     reason: tuple[str, int] | None = None,
 ) -> None:
@@ -406,7 +404,7 @@ async def publish(services: Services, organizer: Person, setup: Setup, draft_id:
         return await _topic(conn, draft_id)
 
 
-async def _open(services: Services, conn: aiosqlite.Connection, topic: Topic, now: datetime) -> None:
+async def _open(services: Services, conn: Connection, topic: Topic, now: datetime) -> None:
     """Freeze the eligible list, open voting and tell everyone on the list; schedule the close and the
     reminder. Later moves, new residents or rejoining change nothing for this topic."""
     rows = await _live_rows(conn, topic)
@@ -425,7 +423,7 @@ async def _open(services: Services, conn: aiosqlite.Connection, topic: Topic, no
                 reason=(TOPIC_NOTICE, topic.id))
 
 
-async def _close(services: Services, conn: aiosqlite.Connection, topic: Topic, now: datetime) -> None:
+async def _close(services: Services, conn: Connection, topic: Topic, now: datetime) -> None:
     closes_at = min(topic.closes_at or now, now)
     if not await store.move(conn, topic.id, (TopicState.OPEN,), TopicState.CLOSED, closed_at=now,
                             closes_at=closes_at):
@@ -588,7 +586,7 @@ async def my_vote(services: Services, topic: Topic, person: Person) -> MyVote | 
     return MyVote(True, by_me, choices, cast.voted_at)
 
 
-async def _tally(source: report_store.Source, topic: Topic) -> Tally:
+async def _tally(source: report_store.Reader, topic: Topic) -> Tally:
     return tally(topic, eligible=await store.eligible_count(source, topic.id),
                  voted=await store.voted_count(source, topic.id), ballots=await store.ballots(source, topic.id))
 
@@ -808,23 +806,23 @@ async def rate(services: Services, person: Person, topic_id: int, stars: int) ->
 # ---- timers and drop checks ---------------------------------------------------------------------------
 
 
-async def _timer_topic(conn: aiosqlite.Connection, timer: TimerRow) -> Topic | None:
+async def _timer_topic(conn: Connection, timer: TimerRow) -> Topic | None:
     return await store.get(conn, int(timer.subject))
 
 
-async def _on_open(services: Services, conn: aiosqlite.Connection, timer: TimerRow) -> None:
+async def _on_open(services: Services, conn: Connection, timer: TimerRow) -> None:
     topic = await _timer_topic(conn, timer)
     if topic is not None and topic.state is TopicState.ANNOUNCED:
         await _open(services, conn, topic, services.clock.now())
 
 
-async def _on_close(services: Services, conn: aiosqlite.Connection, timer: TimerRow) -> None:
+async def _on_close(services: Services, conn: Connection, timer: TimerRow) -> None:
     topic = await _timer_topic(conn, timer)
     if topic is not None and topic.state is TopicState.OPEN:
         await _close(services, conn, topic, services.clock.now())
 
 
-async def _on_remind(services: Services, conn: aiosqlite.Connection, timer: TimerRow) -> None:
+async def _on_remind(services: Services, conn: Connection, timer: TimerRow) -> None:
     """"Closing soon" — only to eligible people whose vote (or household's) is not cast."""
     topic = await _timer_topic(conn, timer)
     if topic is None or topic.state is not TopicState.OPEN or topic.closes_at is None:
@@ -838,7 +836,7 @@ async def _on_remind(services: Services, conn: aiosqlite.Connection, timer: Time
                     reason=(VOTE_REMINDER, row.id))
 
 
-async def _on_review(services: Services, conn: aiosqlite.Connection, timer: TimerRow) -> None:
+async def _on_review(services: Services, conn: Connection, timer: TimerRow) -> None:
     topic = await _timer_topic(conn, timer)
     if topic is None:
         return

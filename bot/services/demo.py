@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import aiosqlite
 from pydantic import BaseModel
 
 from bot.clock import to_db
 from bot.domain.people import Role, ScopeKind
-from bot.storage.db import Database
+from bot.storage.db import Connection, Database
 
 CODE_PREFIX = "DEMO-"
 FIRST_TELEGRAM_ID = 900_000_001
@@ -196,7 +195,7 @@ async def seed_demo(db: Database, *, now: datetime) -> DemoSummary:
     )
 
 
-async def _ids(conn: aiosqlite.Connection, table: str) -> dict[str, int]:
+async def _ids(conn: Connection, table: str) -> dict[str, int]:
     """Ids of the demo rows of a structure table, by code."""
     sql = f"SELECT id, code FROM {table} WHERE code LIKE ?"
     async with conn.execute(sql, (CODE_PREFIX + "%",)) as cursor:

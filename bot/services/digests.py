@@ -14,8 +14,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import aiosqlite
-
 from bot.delivery.outbox import Button, Lane, enqueue
 from bot.domain.patrols import Schedule, next_occurrence
 from bot.domain.people import ScopeKind
@@ -26,7 +24,7 @@ from bot.services.container import Services
 from bot.services.reports import categories, locales_of
 from bot.storage import grid_ops
 from bot.storage import reports as store
-from bot.storage.reports import Source
+from bot.storage.db import Connection, Reader
 from bot.storage.stats import holders_by_scope, timer_pending
 from bot.timers.engine import TimerRow, register_timer, schedule
 from bot.ui.timefmt import format_moment, format_relative
@@ -73,7 +71,7 @@ class Digest:
         return not (self.own or self.standing_in or self.grids)
 
 
-async def gather(conn: Source, now: datetime) -> dict[int, Digest]:
+async def gather(conn: Reader, now: datetime) -> dict[int, Digest]:
     """Every digest due now, by recipient; nobody with nothing to report is in it."""
     away = await grid_ops.on_leave(conn, now)
     found: dict[int, Digest] = {}
@@ -165,9 +163,9 @@ class _Writer:
 
 
 async def _writer(
-    source: Source, services: Services, digests: list[Digest], locale: str, now: datetime
+    source: Reader, services: Services, digests: list[Digest], locale: str, now: datetime
 ) -> _Writer:
-    places = {r["id"]: r["name"] for r in await store.fetch_all(source, "SELECT id, name FROM buildings")}
+    places = {r["id"]: r["name"] for r in await source.fetch_all("SELECT id, name FROM buildings")}
     assignees = {t.assignee_id for d in digests for _n, ts in d.grids for t in ts if t.assignee_id}
     return _Writer(services, locale, now, places, await grid_ops.names(source, assignees))
 
@@ -181,7 +179,7 @@ async def digest_for(services: Services, person_id: int, locale: str) -> str | N
     return (await _writer(services.db, services, [digest], locale, now)).body(digest)
 
 
-async def send(services: Services, conn: aiosqlite.Connection, now: datetime, due_at: datetime) -> int:
+async def send(services: Services, conn: Connection, now: datetime, due_at: datetime) -> int:
     """Queue the digests of the morning `due_at` as things stand `now`; returns how many people get one."""
     digests = await gather(conn, now)
     if not digests:
@@ -208,7 +206,7 @@ async def send(services: Services, conn: aiosqlite.Connection, now: datetime, du
     return len(digests)
 
 
-async def _on_digest(services: Services, conn: aiosqlite.Connection, timer: TimerRow) -> None:
+async def _on_digest(services: Services, conn: Connection, timer: TimerRow) -> None:
     """Reschedule for the next working day, then send this morning's digests (if still morning)."""
     now = services.clock.now()
     await schedule(conn, kind=DIGEST, subject=DIGEST_SUBJECT, due_at=next_digest(services, now))

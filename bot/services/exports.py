@@ -103,11 +103,11 @@ async def write_reports(services: Services, scope: Scope, period: Period, locale
     def yes_no(flag: bool | None) -> str:
         return "" if flag is None else _("yes") if flag else _("no")
 
-    ids = await store.report_ids(services.db, scope, *period.bounds(tz))
+    ids = await store.report_ids(services.db.background, scope, *period.bounds(tz))
     for first in range(0, len(ids), BATCH):
         batch = ids[first : first + BATCH]
-        events = await store.event_lines(services.db, batch)
-        for r in await store.report_lines(services.db, batch):
+        events = await store.event_lines(services.db.background, batch)
+        for r in await store.report_lines(services.db.background, batch):
             in_time = None if r.assigned_at is None else accepted_within(r.accept_by, r.accepted_at)
             timeline = "\n".join(
                 _event(_, e.at.astimezone(tz), e.kind, e.to_state) for e in events.get(r.id, [])
@@ -165,10 +165,10 @@ async def write_hours(services: Services, scope: Scope, period: Period, locale: 
     tz = services.settings.tz
     write = _writer(out)
     write([_(c) for c in HOURS_COLUMNS])
-    ids = await store.opportunity_ids(services.db, scope, *period.bounds(tz))
+    ids = await store.opportunity_ids(services.db.background, scope, *period.bounds(tz))
     rows = 0
     for first in range(0, len(ids), BATCH):
-        for entry in await volunteering_store.service_of(services.db, ids[first : first + BATCH]):
+        for entry in await volunteering_store.service_of(services.db.background, ids[first : first + BATCH]):
             if entry.status is ServiceStatus.EXPECTED:
                 continue
             write(
@@ -216,7 +216,7 @@ async def write_deliberation(
     write([_(c) for c in DELIBERATION_COLUMNS])
     communities = {c.id: c.name for c in await store.communities(services.db)}
     rows = 0
-    for topic_id in await store.closed_topics(services.db, scope, *period.bounds(tz)):
+    for topic_id in await store.closed_topics(services.db.background, scope, *period.bounds(tz)):
         topic = await deliberation_store.get(services.db, topic_id)
         tally = None if topic is None else await deliberation.results(services, topic, has_voted=False)
         if topic is None or tally is None:

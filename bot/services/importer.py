@@ -18,14 +18,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
-import aiosqlite
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator, model_validator
 
 from bot.clock import to_db
 from bot.domain.people import ROLE_SCOPE, Role, Scope, ScopeKind, normalize_phone
 from bot.storage import invites
 from bot.storage import people as people_store
-from bot.storage.db import Database
+from bot.storage.db import Connection, Database
 
 STRUCTURE_COLUMNS = (
     "community_code", "community_name", "grid_code", "grid_name", "building_code", "building_name",
@@ -237,7 +236,7 @@ class _Existing(NamedTuple):
     values: tuple[Any, ...]
 
 
-async def _by_code(conn: aiosqlite.Connection, sql: str) -> dict[str, _Existing]:
+async def _by_code(conn: Connection, sql: str) -> dict[str, _Existing]:
     async with conn.execute(sql) as cursor:
         return {row[1]: _Existing(row[0], tuple(row)[2:]) for row in await cursor.fetchall()}
 
@@ -312,7 +311,7 @@ async def import_structure(db: Database, path: Path, *, now: datetime) -> Import
 
 
 async def _upsert(
-    conn: aiosqlite.Connection, table: str, existing: _Existing | None, counts: Counts, *, code: str,
+    conn: Connection, table: str, existing: _Existing | None, counts: Counts, *, code: str,
     **values: Any,
 ) -> int:
     """Insert by code, or update only when something differs, counting which it was."""
@@ -482,7 +481,7 @@ def _plan_row(
 
 
 async def _upsert_person(
-    conn: aiosqlite.Connection, plan: _PersonPlan, now: datetime, counts: Counts
+    conn: Connection, plan: _PersonPlan, now: datetime, counts: Counts
 ) -> tuple[int, int | None]:
     """Find the person by phone (or create them); update the name and verified home when they differ."""
     async with conn.execute(
@@ -522,7 +521,7 @@ async def _upsert_person(
 
 
 async def _invite(
-    conn: aiosqlite.Connection, person_id: int, plan: _PersonPlan, now: datetime, ttl: timedelta
+    conn: Connection, person_id: int, plan: _PersonPlan, now: datetime, ttl: timedelta
 ) -> IssuedInvite:
     """The person's still-valid link, or a new one for their first role other than resident."""
     current = await invites.valid_for_person(conn, person_id, now)

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-import aiosqlite
 from pydantic import BaseModel
 
 from bot.clock import to_db
@@ -43,7 +42,7 @@ from bot.services.container import Services
 from bot.storage import broadcasts as broadcast_store
 from bot.storage import meetings as store
 from bot.storage import people
-from bot.storage.db import Database
+from bot.storage.db import Connection, Database
 from bot.ui.callbacks import encode
 
 log = logging.getLogger(__name__)
@@ -66,7 +65,7 @@ def _window(settings: Settings) -> timedelta:
     return timedelta(hours=settings.meeting_confirm_hours)
 
 
-async def _meeting(conn: aiosqlite.Connection, meeting_id: int) -> Meeting:
+async def _meeting(conn: Connection, meeting_id: int) -> Meeting:
     found = await store.get(conn, meeting_id)
     assert found is not None, f"meeting {meeting_id} is gone"
     return found
@@ -75,7 +74,7 @@ async def _meeting(conn: aiosqlite.Connection, meeting_id: int) -> Meeting:
 # ---- the capacity pushes --------------------------------------------------------------------------------
 
 
-async def _offer_notice(conn: aiosqlite.Connection, seat: Seat) -> Notice:
+async def _offer_notice(conn: Connection, seat: Seat) -> Notice:
     meeting = await _meeting(conn, seat.key.event_id)
     return Notice(
         N_("🙋 A place is free for you at the meeting <b>{title}</b> ({starts}). Please confirm within {hours} h "
@@ -86,7 +85,7 @@ async def _offer_notice(conn: aiosqlite.Connection, seat: Seat) -> Notice:
     )
 
 
-async def _reminder_notice(conn: aiosqlite.Connection, seat: Seat, offset: timedelta) -> Notice:
+async def _reminder_notice(conn: Connection, seat: Seat, offset: timedelta) -> Notice:
     meeting = await _meeting(conn, seat.key.event_id)
     return Notice(
         N_("⏰ Reminder: the meeting <b>{title}</b> starts {when} ({starts}) at {place}."),
@@ -97,7 +96,7 @@ async def _reminder_notice(conn: aiosqlite.Connection, seat: Seat, offset: timed
     )
 
 
-async def _lapse_notice(conn: aiosqlite.Connection, seat: Seat) -> Notice:
+async def _lapse_notice(conn: Connection, seat: Seat) -> Notice:
     meeting = await _meeting(conn, seat.key.event_id)
     return Notice(N_("⌛ The place at the meeting <b>{title}</b> was not confirmed in time and has passed to the "
                      "next person."), {"title": meeting.title})
@@ -246,7 +245,7 @@ async def answer(services: Services, person: Person, meeting_id: int, given: Ans
     return result
 
 
-async def _going(services: Services, conn: aiosqlite.Connection, meeting: Meeting, person: Person,
+async def _going(services: Services, conn: Connection, meeting: Meeting, person: Person,
                  now: datetime) -> AnswerResult:
     current = await capacity.seat_of(conn, meeting.key, person.id)
     if current is not None and current.state is SeatState.OFFERED:
@@ -444,7 +443,7 @@ async def _export(db: Database, person_id: int) -> list[dict[str, Any]]:
     return await store.export_for(db, person_id)
 
 
-async def _erase(conn: aiosqlite.Connection, person_id: int) -> None:
+async def _erase(conn: Connection, person_id: int) -> None:
     """Forget answers; places held pass to the waitlist (the capacity service offers them)."""
     await capacity.release_person(conn, person_id)
     await store.erase_for(conn, person_id)

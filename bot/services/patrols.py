@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
 from bot.domain.patrols import (
     PATROL_CATEGORY,
     TITLE_MAX,
@@ -33,6 +31,7 @@ from bot.services.container import Services
 from bot.services.reports import STALE, Refused, ReportInput, file_and_route
 from bot.storage import grid_ops, structure
 from bot.storage import reports as store
+from bot.storage.db import Connection
 from bot.timers.engine import TimerRow, cancel, register_timer, schedule
 
 PATROL_DUE = "patrol.due"
@@ -83,7 +82,7 @@ def _next(services: Services, patrol_schedule: str, working_time: bool, after: d
 
 
 async def _arm(
-    services: Services, conn: aiosqlite.Connection, patrol_id: int, due: datetime | None, now: datetime
+    services: Services, conn: Connection, patrol_id: int, due: datetime | None, now: datetime
 ) -> None:
     """Make the patrol's row due at `due` (replacing any), or cancel it when there is no next time."""
     if due is None:
@@ -141,7 +140,7 @@ async def get(services: Services, person: Person, patrol_id: int) -> Patrol:
 
 
 async def _managed_for_update(
-    services: Services, conn: aiosqlite.Connection, person: Person, patrol_id: int
+    services: Services, conn: Connection, person: Person, patrol_id: int
 ) -> Patrol:
     patrol = await grid_ops.patrol(conn, patrol_id)
     if patrol is None:
@@ -200,7 +199,7 @@ async def stop(services: Services, person: Person, patrol_id: int) -> Patrol:
         return patrol
 
 
-async def _reloaded(conn: aiosqlite.Connection, patrol_id: int) -> Patrol:
+async def _reloaded(conn: Connection, patrol_id: int) -> Patrol:
     patrol = await grid_ops.patrol(conn, patrol_id)
     assert patrol is not None
     return patrol
@@ -216,7 +215,7 @@ async def recent_tasks(services: Services, patrol: Patrol, limit: int = 5) -> li
     return found
 
 
-async def _on_due(services: Services, conn: aiosqlite.Connection, timer: TimerRow) -> None:
+async def _on_due(services: Services, conn: Connection, timer: TimerRow) -> None:
     """File this occurrence as a task (once), then arm the next one after now."""
     patrol = await grid_ops.patrol(conn, int(timer.subject))
     if patrol is None or patrol.paused:

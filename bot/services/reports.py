@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 from pydantic import BaseModel
 
 from bot.clock import to_db
@@ -57,7 +56,7 @@ from bot.services.accounts import register_personal_data
 from bot.services.container import Services
 from bot.storage import drafts, people, structure
 from bot.storage import reports as store
-from bot.storage.db import Database
+from bot.storage.db import Connection, Database
 from bot.timers.engine import TimerRow, cancel, register_timer, schedule
 
 # Timer kinds (subject: the report id).
@@ -174,7 +173,7 @@ def overseen_scopes(person: Person) -> tuple[bool, list[int], list[int]]:
 # ---------------------------------------------------------------------------------------- shared moves
 
 
-async def load_for_update(conn: aiosqlite.Connection, report_id: int) -> Report:
+async def load_for_update(conn: Connection, report_id: int) -> Report:
     report = await store.get(conn, report_id)
     if report is None:
         raise Refused(UNKNOWN)
@@ -182,7 +181,7 @@ async def load_for_update(conn: aiosqlite.Connection, report_id: int) -> Report:
 
 
 async def move(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     report: Report,
     target: ReportState,
     now: datetime,
@@ -204,12 +203,12 @@ async def move(
     return await store.add_event(conn, report.id, now, actor_id, kind, report.state, target, detail)
 
 
-async def locales_of(conn: aiosqlite.Connection, person_ids: Iterable[int]) -> dict[int, str]:
+async def locales_of(conn: Connection, person_ids: Iterable[int]) -> dict[int, str]:
     ids = list(dict.fromkeys(person_ids))
     if not ids:
         return {}
-    rows = await store.fetch_all(
-        conn, f"SELECT id, locale FROM people WHERE id IN ({','.join('?' * len(ids))})", ids
+    rows = await conn.fetch_all(
+        f"SELECT id, locale FROM people WHERE id IN ({','.join('?' * len(ids))})", ids
     )
     return {row["id"]: row["locale"] or "zh_Hans" for row in rows}
 
@@ -218,7 +217,7 @@ ParamsFor = Callable[[Translator, str], dict[str, Param]]
 
 
 async def push(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     now: datetime,
     recipients: Iterable[int],
     template: str,
@@ -270,7 +269,7 @@ def about(services: Services, report: Report) -> ParamsFor:
 
 async def tell_residents(
     services: Services,
-    conn: aiosqlite.Connection,
+    conn: Connection,
     report: Report,
     now: datetime,
     template: str,
@@ -297,7 +296,7 @@ async def tell_residents(
     )
 
 
-async def refreshed(conn: aiosqlite.Connection, report_id: int) -> Report:
+async def refreshed(conn: Connection, report_id: int) -> Report:
     report = await store.get(conn, report_id)
     assert report is not None
     return report
@@ -308,7 +307,7 @@ def subject(report_id: int) -> str:
 
 
 async def start_accept_clock(
-    services: Services, conn: aiosqlite.Connection, report: Report, now: datetime, assignment_event: int
+    services: Services, conn: Connection, report: Report, now: datetime, assignment_event: int
 ) -> datetime:
     """The sign-for window of a new assignment: a reminder half-way, supervision at the deadline."""
     category = categories(services)[report.category]
@@ -323,13 +322,13 @@ async def start_accept_clock(
     return deadlines.due_at
 
 
-async def stop_accept_clock(conn: aiosqlite.Connection, report_id: int) -> None:
+async def stop_accept_clock(conn: Connection, report_id: int) -> None:
     for kind in (ACCEPT_REMIND, ACCEPT_DUE):
         await cancel(conn, kind=kind, subject=subject(report_id))
 
 
 async def start_fix_clock(
-    services: Services, conn: aiosqlite.Connection, report: Report, now: datetime
+    services: Services, conn: Connection, report: Report, now: datetime
 ) -> datetime:
     category = categories(services)[report.category]
     deadlines = window(services.calendar, now, category.fix_by_hours, urgent=report.urgent)
@@ -338,12 +337,12 @@ async def start_fix_clock(
     return deadlines.due_at
 
 
-async def stop_fix_clock(conn: aiosqlite.Connection, report_id: int) -> None:
+async def stop_fix_clock(conn: Connection, report_id: int) -> None:
     for kind in (FIX_REMIND, FIX_DUE):
         await cancel(conn, kind=kind, subject=subject(report_id))
 
 
-async def stop_all_clocks(conn: aiosqlite.Connection, report_id: int) -> None:
+async def stop_all_clocks(conn: Connection, report_id: int) -> None:
     await stop_accept_clock(conn, report_id)
     await stop_fix_clock(conn, report_id)
     await cancel(conn, kind=VERIFY_DUE, subject=subject(report_id))
@@ -357,7 +356,7 @@ TASK_TEMPLATE = N_(
 
 async def assign(
     services: Services,
-    conn: aiosqlite.Connection,
+    conn: Connection,
     report: Report,
     assignee_id: int,
     now: datetime,
@@ -401,7 +400,7 @@ async def place_text_for(services: Services, building_id: int, unit: str | None)
     return f"{name}, {unit}" if unit else name
 
 
-async def push_task(services: Services, conn: aiosqlite.Connection, report: Report, now: datetime) -> None:
+async def push_task(services: Services, conn: Connection, report: Report, now: datetime) -> None:
     """The task with its photos to the assignee. Their name and phone go along unless anonymous, and
     that disclosure is logged like any other look at a reporter's contact details."""
     assert report.assignee_id is not None and report.assignment_event is not None
@@ -456,14 +455,14 @@ async def push_task(services: Services, conn: aiosqlite.Connection, report: Repo
         )
 
 
-async def reporter_contact(source: store.Source, report: Report) -> tuple[str, ...] | None:
+async def reporter_contact(source: store.Reader, report: Report) -> tuple[str, ...] | None:
     """The reporter's name and phone (or the caller's, for reports filed on their behalf); None when
     anonymous. Callers log each disclosure."""
     if report.anonymous:
         return None
     if report.reporter_id is None:
         return tuple(x for x in (report.contact_name, report.contact_phone) if x) or None
-    row = await store.fetch_one(source, "SELECT name, phone FROM people WHERE id = ?", (report.reporter_id,))
+    row = await source.fetch_one("SELECT name, phone FROM people WHERE id = ?", (report.reporter_id,))
     if row is None:
         return None
     return tuple(x for x in (row["name"], row["phone"]) if x) or None
@@ -471,7 +470,7 @@ async def reporter_contact(source: store.Source, report: Report) -> tuple[str, .
 
 async def close_and_ask_rating(
     services: Services,
-    conn: aiosqlite.Connection,
+    conn: Connection,
     report: Report,
     now: datetime,
     *,
@@ -580,7 +579,7 @@ async def submit_report(
 
 
 # Run in the filing transaction once a new report is routed (the duty roster copies urgent ones at night).
-FiledHook = Callable[[Services, aiosqlite.Connection, Report, datetime], Awaitable[None]]
+FiledHook = Callable[[Services, Connection, Report, datetime], Awaitable[None]]
 _filed_hooks: dict[str, FiledHook] = {}
 
 
@@ -591,7 +590,7 @@ def register_filed_hook(name: str, hook: FiledHook) -> None:
 
 async def file_and_route(
     services: Services,
-    conn: aiosqlite.Connection,
+    conn: Connection,
     data: ReportInput,
     place: StreetPlace,
     now: datetime,
@@ -790,7 +789,7 @@ async def withdraw(services: Services, person: Person, report_id: int) -> Report
 
 
 async def _closed_by_reporter(
-    services: Services, conn: aiosqlite.Connection, report: Report, person: Person, now: datetime,
+    services: Services, conn: Connection, report: Report, person: Person, now: datetime,
     state: S, event: str, notice: str,
 ) -> Report:
     """The reporter ended it (withdrawn, or confirmed fixed): the assignee, if any, hears `notice`; the
@@ -835,7 +834,7 @@ async def answer_fixed(services: Services, person: Person, report_id: int, answe
 
 
 async def _reopen(
-    services: Services, conn: aiosqlite.Connection, report: Report, person: Person, now: datetime
+    services: Services, conn: Connection, report: Report, person: Person, now: datetime
 ) -> Report:
     await move(
         conn,
@@ -930,7 +929,7 @@ async def answer_question(services: Services, person: Person, question_id: int, 
 # ------------------------------------------------------------------------------- timers and drop checks
 
 
-async def _on_accept_remind(services: Services, conn: aiosqlite.Connection, timer: TimerRow) -> None:
+async def _on_accept_remind(services: Services, conn: Connection, timer: TimerRow) -> None:
     report = await store.get(conn, int(timer.subject))
     if report is None or report.state is not S.ASSIGNED or report.assignee_id is None:
         return
@@ -948,7 +947,7 @@ async def _on_accept_remind(services: Services, conn: aiosqlite.Connection, time
     )
 
 
-async def _on_accept_due(services: Services, conn: aiosqlite.Connection, timer: TimerRow) -> None:
+async def _on_accept_due(services: Services, conn: Connection, timer: TimerRow) -> None:
     report = await store.get(conn, int(timer.subject))
     if report is None or report.state not in AWAITING_ACCEPT:
         return
@@ -967,7 +966,7 @@ async def _on_accept_due(services: Services, conn: aiosqlite.Connection, timer: 
     )
 
 
-async def _on_fix_remind(services: Services, conn: aiosqlite.Connection, timer: TimerRow) -> None:
+async def _on_fix_remind(services: Services, conn: Connection, timer: TimerRow) -> None:
     report = await store.get(conn, int(timer.subject))
     if report is None or report.state not in BEING_FIXED | AWAITING_ACCEPT or report.assignee_id is None:
         return
@@ -983,7 +982,7 @@ async def _on_fix_remind(services: Services, conn: aiosqlite.Connection, timer: 
     )
 
 
-async def _on_fix_due(services: Services, conn: aiosqlite.Connection, timer: TimerRow) -> None:
+async def _on_fix_due(services: Services, conn: Connection, timer: TimerRow) -> None:
     report = await store.get(conn, int(timer.subject))
     if report is None or report.state not in BEING_FIXED | AWAITING_ACCEPT:
         return
@@ -1002,7 +1001,7 @@ async def _on_fix_due(services: Services, conn: aiosqlite.Connection, timer: Tim
     )
 
 
-async def _on_verify_due(services: Services, conn: aiosqlite.Connection, timer: TimerRow) -> None:
+async def _on_verify_due(services: Services, conn: Connection, timer: TimerRow) -> None:
     """No answer to "is it fixed?" within the window after delivery: closed unverified."""
     report = await store.get(conn, int(timer.subject))
     if report is None or report.state is not S.RESOLVED:
@@ -1013,10 +1012,9 @@ async def _on_verify_due(services: Services, conn: aiosqlite.Connection, timer: 
     await close_and_ask_rating(services, conn, closed, now, ask_reporter=True)
 
 
-async def _on_verify_delivered(conn: aiosqlite.Connection, report_id: int, delivered_at: datetime) -> None:
+async def _on_verify_delivered(conn: Connection, report_id: int, delivered_at: datetime) -> None:
     """The "is it fixed?" window starts when the question reached the reporter, not when it was queued."""
-    row = await store.fetch_one(
-        conn,
+    row = await conn.fetch_one(
         "SELECT verify_hours FROM reports WHERE id = ? AND state = 'resolved' "
         "AND verify_delivered_at IS NULL",
         (report_id,),
@@ -1106,7 +1104,7 @@ async def _export(db: Database, person_id: int) -> list[dict[str, Any]]:
     )
 
 
-async def _erase(conn: aiosqlite.Connection, person_id: int) -> None:
+async def _erase(conn: Connection, person_id: int) -> None:
     """Reports stay for the street's records, without the person: their words and media go, the
     reporter link goes, and so do follows and rating comments."""
     mine = "SELECT id FROM reports WHERE reporter_id = ?"

@@ -16,8 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import aiosqlite
-
 from bot.delivery.outbox import Button, Tr
 from bot.domain.patrols import PATROL_CATEGORY
 from bot.domain.people import WORKER_ROLES, Person, Role, Scope, ScopeKind
@@ -52,6 +50,7 @@ from bot.services.reports import (
 from bot.services.tasks import hand_over
 from bot.storage import grid_ops, people, structure
 from bot.storage import reports as store
+from bot.storage.db import Connection
 from bot.storage.grid_ops import Colleague
 from bot.ui.labels import ROLE_LABELS
 
@@ -207,7 +206,7 @@ DUTY_TEMPLATE = N_(
 
 
 async def _copy_to_duty(
-    services: Services, conn: aiosqlite.Connection, report: Report, now: datetime
+    services: Services, conn: Connection, report: Report, now: datetime
 ) -> None:
     """An urgent report filed outside working hours also reaches whoever is on duty for its grid."""
     if not report.urgent or report.category == PATROL_CATEGORY or not duty_time(now, services.calendar):
@@ -432,7 +431,7 @@ async def successors(services: Services, person_id: int, grid_id: int) -> list[t
 
 
 async def _successors(
-    conn: aiosqlite.Connection, person_id: int, grid_id: int, community_id: int
+    conn: Connection, person_id: int, grid_id: int, community_id: int
 ) -> list[tuple[int, Role]]:
     found = [(p, r) for p, r in await routing.workers(conn, grid_id, community_id) if p != person_id]
     leads = [entry for entry in found if entry[1] is Role.SECRETARY]
@@ -453,7 +452,7 @@ async def offboard(
     report now; the leaving person and the successor are told."""
     now = services.clock.now()
     async with services.db.transaction() as conn:
-        grid = await store.fetch_one(conn, "SELECT community_id, name FROM grids WHERE id = ?", (grid_id,))
+        grid = await conn.fetch_one("SELECT community_id, name FROM grids WHERE id = ?", (grid_id,))
         if grid is None or not may_offboard(manager, role, grid_id, grid["community_id"]):
             raise Refused(NOT_YOUR_AREA)
         choices = await _successors(conn, person_id, grid_id, grid["community_id"])
@@ -465,8 +464,7 @@ async def offboard(
         moved = await hand_over(
             services, conn, await store.open_assigned(conn, person_id, grid_id), successor, now, manager.id
         )
-        remaining = await store.fetch_one(
-            conn,
+        remaining = await conn.fetch_one(
             "SELECT 1 FROM roles WHERE person_id = ? AND role IN ('grid_worker', 'part_time_worker', 'secretary', "
             "'organizer', 'admin')",
             (person_id,),

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
 from bot.domain.people import Role, Scope, ScopeKind
 from bot.domain.reports import Report
 from bot.storage import reports as store
+from bot.storage.db import Connection
 
 STREET = Scope(kind=ScopeKind.STREET)
 
@@ -30,7 +29,7 @@ def _ladder(grid_id: int, community_id: int) -> list[tuple[Role, Scope]]:
 
 
 async def route(
-    conn: aiosqlite.Connection, grid_id: int, community_id: int, now: datetime
+    conn: Connection, grid_id: int, community_id: int, now: datetime
 ) -> tuple[int, Role] | None:
     """The assignee for a new report and the role that made them it (a stand-in takes the place of
     whoever is on leave at `now`); None only in an empty street."""
@@ -42,7 +41,7 @@ async def route(
 
 
 async def supervisors(
-    conn: aiosqlite.Connection, report: Report, now: datetime, *, escalate: bool = False
+    conn: Connection, report: Report, now: datetime, *, escalate: bool = False
 ) -> list[int]:
     """Who is told when a deadline slips or a task is handed back: the grid's team leads, else the
     community's organizers, else the street admins; `escalate` adds the organizers as well. A team
@@ -61,7 +60,7 @@ async def supervisors(
     return found
 
 
-async def workers(conn: aiosqlite.Connection, grid_id: int, community_id: int) -> list[tuple[int, Role]]:
+async def workers(conn: Connection, grid_id: int, community_id: int) -> list[tuple[int, Role]]:
     """Everyone a report of this grid may be reassigned to, in routing order."""
     found: list[tuple[int, Role]] = []
     for role, scope in _ladder(grid_id, community_id)[:4]:

@@ -21,8 +21,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-import aiosqlite
-
 from bot.config import Settings
 from bot.delivery.outbox import Lane, enqueue
 from bot.domain.people import Person, Role, Scope, ScopeKind
@@ -48,8 +46,7 @@ from bot.services.container import Services
 from bot.services.reports import categories, locales_of
 from bot.storage import deliberation as deliberation_store
 from bot.storage import stats as store
-from bot.storage.db import Database
-from bot.storage.reports import Source
+from bot.storage.db import Connection, Reader
 from bot.timers.engine import TimerRow, register_timer, schedule
 
 log = logging.getLogger(__name__)
@@ -141,7 +138,7 @@ class _Facts:
     rated: list[Rated]
 
 
-async def _facts(source: Source, scope: Scope, start: datetime, end: datetime) -> _Facts:
+async def _facts(source: Reader, scope: Scope, start: datetime, end: datetime) -> _Facts:
     return _Facts(
         await store.received(source, scope, start, end),
         await store.assigned(source, scope, start, end),
@@ -184,7 +181,7 @@ def _by_category(item: object) -> str:
 
 async def dashboard(services: Services, scope: Scope, period: Period) -> Dashboard:
     """Every figure /stats shows for `scope` over `period`, with "overdue" as of now."""
-    db, calendar = services.db, services.calendar
+    db, calendar = services.db.background, services.calendar
     start, end = period.bounds(services.settings.tz)
     facts = await _facts(db, scope, start, end)
     overdue = await store.overdue(db, scope, services.clock.now())
@@ -209,7 +206,7 @@ async def dashboard(services: Services, scope: Scope, period: Period) -> Dashboa
     )
 
 
-async def turnout(db: Database, topic_ids: list[int]) -> Ratio:
+async def turnout(db: Reader, topic_ids: list[int]) -> Ratio:
     """Deliberation turnout over several topics: votes cast / eligible votes (people, or households on
     per-household topics), as each topic's own turnout counts them."""
     eligible = voted = 0
@@ -240,7 +237,7 @@ async def trend(
     tz = services.settings.tz
     periods = weeks_back(last, weeks)
     start, end = periods[0].bounds(tz)[0], periods[-1].bounds(tz)[1]
-    facts = await _facts(services.db, scope, start, end)
+    facts = await _facts(services.db.background, scope, start, end)
 
     def monday(moment: datetime) -> str:
         return week(moment.astimezone(tz).date()).first.isoformat()
@@ -266,7 +263,7 @@ async def chart_of(services: Services, board: Dashboard, locale: str) -> charts.
     """The chart's content in `locale`: the three rates per grid (per community for the whole street) and
     their trend over the weeks up to the period's last week."""
     _ = translator(locale)
-    db = services.db
+    db = services.db.background
     if board.scope.kind is ScopeKind.STREET:
         grid_to_community = {str(g.id): str(g.community_id) for g in await store.grids(db)}
         names = {str(c.id): c.name for c in await store.communities(db)}
@@ -347,7 +344,7 @@ def charts_dir(settings: Settings) -> Path:
     return settings.charts_dir or settings.database_path.resolve().parent / "charts"
 
 
-async def _recipients(conn: aiosqlite.Connection) -> dict[Scope, list[int]]:
+async def _recipients(conn: Connection) -> dict[Scope, list[int]]:
     """Each community's organizers, and the street admins for the whole street."""
     found: dict[Scope, list[int]] = {}
     for scope_id, people_ids in (
@@ -360,7 +357,7 @@ async def _recipients(conn: aiosqlite.Connection) -> dict[Scope, list[int]]:
     return found
 
 
-async def _on_weekly(services: Services, conn: aiosqlite.Connection, timer: TimerRow) -> None:
+async def _on_weekly(services: Services, conn: Connection, timer: TimerRow) -> None:
     """Reschedule for next Monday, then queue one report per scope for the week before this Monday."""
     now = services.clock.now()
     await schedule(
@@ -394,7 +391,7 @@ def format_hours(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}"
 
 
-async def _on_weekly_scope(services: Services, conn: aiosqlite.Connection, timer: TimerRow) -> None:
+async def _on_weekly_scope(services: Services, conn: Connection, timer: TimerRow) -> None:
     """One scope's report to its organizers: the chart in each recipient language and a short summary."""
     scope = Scope(kind=ScopeKind(timer.payload["kind"]), id=int(timer.payload["id"]))
     period = week(date.fromisoformat(timer.payload["week"]))

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import aiosqlite
-
 from bot.delivery.outbox import Button, Tr
 from bot.domain.patrols import PATROL_CATEGORY
 from bot.domain.people import Person, Role
@@ -46,6 +44,7 @@ from bot.services.reports import (
 )
 from bot.storage import people
 from bot.storage import reports as store
+from bot.storage.db import Connection
 from bot.timers.engine import cancel, schedule
 
 STATUS_NOTICE = N_("Report {number} ({category}) is now {status}.")
@@ -64,14 +63,14 @@ def _open_task_button(report_id: int) -> list[list[Button]]:
     return [[Button(N_("📋 Open task"), f"tk:o:{report_id}")]]
 
 
-async def _workable(conn: aiosqlite.Connection, person: Person, report_id: int) -> Report:
+async def _workable(conn: Connection, person: Person, report_id: int) -> Report:
     report = await load_for_update(conn, report_id)
     if not may_work_on(person, report):
         raise Refused(N_("This task is not assigned to you. Nothing was changed."))
     return report
 
 
-async def _overseen(conn: aiosqlite.Connection, person: Person, report_id: int) -> Report:
+async def _overseen(conn: Connection, person: Person, report_id: int) -> Report:
     report = await load_for_update(conn, report_id)
     if not oversees(person, report):
         raise Refused(
@@ -324,8 +323,8 @@ async def reveal(services: Services, admin: Person, report_id: int, reason: str)
     now = services.clock.now()
     async with services.db.transaction() as conn:
         report = await load_for_update(conn, report_id)
-        row = await store.fetch_one(
-            conn, "SELECT name, username, phone FROM people WHERE id = ?", (report.reporter_id or 0,)
+        row = await conn.fetch_one(
+            "SELECT name, username, phone FROM people WHERE id = ?", (report.reporter_id or 0,)
         )
         await people.audit(conn, now, admin.id, "report.identity_reveal", report.number, why)
         await store.add_event(conn, report.id, now, admin.id, "identity_revealed")
@@ -346,8 +345,7 @@ async def assignable(services: Services, person: Person, report_id: int) -> list
         found = await routing.workers(conn, report.grid_id, report.community_id)
         rows = {
             r["id"]: r["name"]
-            for r in await store.fetch_all(
-                conn,
+            for r in await conn.fetch_all(
                 f"SELECT id, name FROM people WHERE id IN ({','.join('?' * len(found)) or 'NULL'})",
                 [p for p, _r in found],
             )
@@ -464,7 +462,7 @@ def may_file_in(person: Person, grid_id: int, community_id: int) -> bool:
 
 async def hand_over(
     services: Services,
-    conn: aiosqlite.Connection,
+    conn: Connection,
     reports: list[Report],
     to_id: int,
     now: datetime,
@@ -491,7 +489,7 @@ async def hand_over(
     return moved
 
 
-async def handler_role(conn: aiosqlite.Connection, person_id: int, report: Report) -> Role:
+async def handler_role(conn: Connection, person_id: int, report: Report) -> Role:
     """The role in which `person_id` handles a report of this grid: their rung in its routing, else a street
     admin, else a grid worker (of another grid, covering as the person on duty)."""
     for worker, role in await routing.workers(conn, report.grid_id, report.community_id):

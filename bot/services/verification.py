@@ -19,8 +19,6 @@ import zlib
 from datetime import datetime
 from typing import NamedTuple
 
-import aiosqlite
-
 from bot.delivery.outbox import Button
 from bot.domain.people import WORKER_ROLES, Person, Role
 from bot.domain.reports import REASON_MAX, clean_text
@@ -29,8 +27,8 @@ from bot.i18n import N_
 from bot.services.container import Services
 from bot.services.reports import STALE, Refused, place_text_for, push
 from bot.storage import grid_ops, people
+from bot.storage.db import Connection, Reader
 from bot.storage.grid_ops import Claim, GridCount, GridRow, Unreachable
-from bot.storage.reports import Source
 
 VERIFY_ROLES = (*WORKER_ROLES, Role.ORGANIZER, Role.ADMIN)
 NOT_WAITING = N_("This resident no longer waits for verification (they moved, or someone answered already).")
@@ -44,20 +42,20 @@ class Household(NamedTuple):
 # ------------------------------------------------------------------------------------- eligibility API
 
 
-async def verified_residents(source: Source, building_ids: list[int] | set[int]) -> list[int]:
+async def verified_residents(source: Reader, building_ids: list[int] | set[int]) -> list[int]:
     """Ids of residents of these buildings whose home a grid worker confirmed (or an import marked
     verified) and who are signed up in the bot, so they can vote; sorted."""
     return await grid_ops.verified_residents(source, building_ids)
 
 
-async def households(source: Source, building_ids: list[int] | set[int]) -> list[Household]:
+async def households(source: Reader, building_ids: list[int] | set[int]) -> list[Household]:
     """Every household (building id, unit) of these buildings with at least one verified resident, signed
     up or imported: the denominator of household turnout; sorted."""
     return [Household(b, u) for b, u in await grid_ops.households(source, building_ids)]
 
 
 async def household_of(
-    source: Source, person_id: int, building_ids: list[int] | set[int]
+    source: Reader, person_id: int, building_ids: list[int] | set[int]
 ) -> Household | None:
     """The household a person speaks for in a decision about these buildings; None when they are not a
     verified, signed-up resident there (or have no unit)."""
@@ -101,7 +99,7 @@ async def claim_to_review(services: Services, person: Person, person_id: int) ->
     return claim
 
 
-async def _reviewable(conn: Source, reviewer: Person, person_id: int, building_id: int, check: str) -> Claim:
+async def _reviewable(conn: Reader, reviewer: Person, person_id: int, building_id: int, check: str) -> Claim:
     claim = await grid_ops.claim(conn, person_id)
     if claim is None or not area(reviewer).covers(claim.grid_id, claim.community_id):
         raise Refused(STALE)
@@ -115,7 +113,7 @@ async def _reviewable(conn: Source, reviewer: Person, person_id: int, building_i
 
 
 async def _record_review(
-    services: Services, conn: aiosqlite.Connection, reviewer: Person, claim: Claim, decision: str,
+    services: Services, conn: Connection, reviewer: Person, claim: Claim, decision: str,
     reason: str | None, now: datetime,
 ) -> str:
     """Log the reviewer's decision on the claim; returns the home as the resident reads it."""

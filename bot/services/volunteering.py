@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-import aiosqlite
 from pydantic import BaseModel
 
 from bot.clock import to_db
@@ -56,7 +55,7 @@ from bot.services.container import Services
 from bot.storage import broadcasts as broadcasts_store
 from bot.storage import people, structure
 from bot.storage import volunteering as store
-from bot.storage.db import Database
+from bot.storage.db import Connection, Database
 from bot.ui.callbacks import encode
 from bot.ui.spreadsheet import cell
 
@@ -75,13 +74,13 @@ def _window(settings: Settings) -> timedelta:
 # ---- the pushes --------------------------------------------------------------------------------------
 
 
-async def _opportunity(conn: aiosqlite.Connection, opportunity_id: int) -> Opportunity:
+async def _opportunity(conn: Connection, opportunity_id: int) -> Opportunity:
     found = await store.opportunity_in(conn, opportunity_id)
     assert found is not None, f"opportunity {opportunity_id} is gone"
     return found
 
 
-async def _offer_notice(conn: aiosqlite.Connection, seat: Seat) -> Notice:
+async def _offer_notice(conn: Connection, seat: Seat) -> Notice:
     opp = await _opportunity(conn, seat.key.event_id)
     return Notice(
         N_("🙋 A place is free for you at <b>{title}</b> ({starts}). Please confirm within {hours} h of this "
@@ -92,7 +91,7 @@ async def _offer_notice(conn: aiosqlite.Connection, seat: Seat) -> Notice:
     )
 
 
-async def _reminder_notice(conn: aiosqlite.Connection, seat: Seat, offset: timedelta) -> Notice:
+async def _reminder_notice(conn: Connection, seat: Seat, offset: timedelta) -> Notice:
     opp = await _opportunity(conn, seat.key.event_id)
     return Notice(
         N_("⏰ Reminder: <b>{title}</b> starts {when} ({starts}) at {place}. Show your check-in code to the "
@@ -103,7 +102,7 @@ async def _reminder_notice(conn: aiosqlite.Connection, seat: Seat, offset: timed
     )
 
 
-async def _lapse_notice(conn: aiosqlite.Connection, seat: Seat) -> Notice:
+async def _lapse_notice(conn: Connection, seat: Seat) -> Notice:
     opp = await _opportunity(conn, seat.key.event_id)
     return Notice(
         N_("⌛ The place at <b>{title}</b> was not confirmed in time and has passed to the next person."),
@@ -759,7 +758,7 @@ async def managed_all(
 # ---- personal data -----------------------------------------------------------------------------------
 
 
-async def _erase_volunteering(conn: aiosqlite.Connection, person_id: int) -> None:
+async def _erase_volunteering(conn: Connection, person_id: int) -> None:
     """Leave every activity (places pass on), forget skills and records; hours stay, anonymised."""
     await capacity.release_person(conn, person_id)
     await store.erase_person(conn, person_id)

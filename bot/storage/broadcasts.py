@@ -7,29 +7,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
 from pydantic import BaseModel
 
 from bot.clock import from_db, to_db
 from bot.domain.broadcasts import FINISHED_STATES, Audience, Broadcast, Progress, State, Topic
-from bot.storage.db import Database
-
-Conn = aiosqlite.Connection
-Reader = Conn | Database
-
-
-async def _one(reader: Reader, sql: str, params: tuple[Any, ...]) -> aiosqlite.Row | None:
-    if isinstance(reader, Database):
-        return await reader.fetch_one(sql, params)
-    async with reader.execute(sql, params) as cursor:
-        return await cursor.fetchone()
-
-
-async def _all(reader: Reader, sql: str, params: tuple[Any, ...] = ()) -> list[aiosqlite.Row]:
-    if isinstance(reader, Database):
-        return await reader.fetch_all(sql, params)
-    async with reader.execute(sql, params) as cursor:
-        return list(await cursor.fetchall())
+from bot.storage.db import Connection, Database, Reader, Row
 
 
 def _time(value: str | None) -> datetime | None:
@@ -39,7 +21,7 @@ def _time(value: str | None) -> datetime | None:
 # ---- broadcasts ----------------------------------------------------------------------------------------
 
 
-def _broadcast(row: aiosqlite.Row) -> Broadcast:
+def _broadcast(row: Row) -> Broadcast:
     audience = json.loads(row["audience"])
     return Broadcast(
         id=row["id"], created_by=row["created_by"],
@@ -56,7 +38,7 @@ def _broadcast(row: aiosqlite.Row) -> Broadcast:
 
 
 async def insert(
-    conn: Conn, *, created_by: int, audience: Audience, topic: Topic, body: str, photo: str | None,
+    conn: Connection, *, created_by: int, audience: Audience, topic: Topic, body: str, photo: str | None,
     document: str | None, meeting_id: int | None, state: State, send_at: datetime | None, now: datetime,
     approved_by: int | None,
 ) -> int:
@@ -72,11 +54,11 @@ async def insert(
 
 
 async def get(reader: Reader, broadcast_id: int) -> Broadcast | None:
-    row = await _one(reader, "SELECT * FROM broadcasts WHERE id = ?", (broadcast_id,))
+    row = await reader.fetch_one("SELECT * FROM broadcasts WHERE id = ?", (broadcast_id,))
     return None if row is None else _broadcast(row)
 
 
-async def move_state(conn: Conn, broadcast_id: int, old: Iterable[State], new: State, now: datetime,
+async def move_state(conn: Connection, broadcast_id: int, old: Iterable[State], new: State, now: datetime,
                      **columns: Any) -> bool:
     """Change the state only from one of `old` (a conditional write: a double tap changes nothing)."""
     olds = [s.value for s in old]
@@ -118,12 +100,12 @@ async def progress(reader: Reader, broadcast: Broadcast) -> Progress:
     """Counted over its own outbox rows (a consecutive id range), so the primary key does the work."""
     if broadcast.first_row is None or broadcast.last_row is None:
         return Progress()
-    rows = await _all(reader, "SELECT state, COUNT(*) AS n FROM outbox WHERE id BETWEEN ? AND ? GROUP BY state",
+    rows = await reader.fetch_all("SELECT state, COUNT(*) AS n FROM outbox WHERE id BETWEEN ? AND ? GROUP BY state",
                       (broadcast.first_row, broadcast.last_row))
     return Progress.from_states({r["state"]: r["n"] for r in rows})
 
 
-async def set_progress_message(conn: Conn, broadcast_id: int, *, chat_id: int, message_id: int, text: str,
+async def set_progress_message(conn: Connection, broadcast_id: int, *, chat_id: int, message_id: int, text: str,
                                now: datetime, final: bool) -> None:
     await conn.execute(
         "UPDATE broadcasts SET progress_chat_id = ?, progress_message_id = ?, progress_text = ?, progress_at = ?, "
@@ -136,7 +118,7 @@ async def person_ids_sent(reader: Reader, broadcast_ids: list[int]) -> list[int]
     """People a notice reached (for telling them later that its meeting was cancelled)."""
     found: list[int] = []
     for broadcast in [b for b in [await get(reader, i) for i in broadcast_ids] if b and b.first_row]:
-        rows = await _all(reader, "SELECT DISTINCT person_id FROM outbox WHERE id BETWEEN ? AND ? "
+        rows = await reader.fetch_all("SELECT DISTINCT person_id FROM outbox WHERE id BETWEEN ? AND ? "
                                   "AND state = 'sent' AND person_id IS NOT NULL",
                           (broadcast.first_row, broadcast.last_row))
         found += [r["person_id"] for r in rows]
@@ -144,7 +126,7 @@ async def person_ids_sent(reader: Reader, broadcast_ids: list[int]) -> list[int]
 
 
 async def for_meeting(reader: Reader, meeting_id: int) -> list[Broadcast]:
-    rows = await _all(reader, "SELECT * FROM broadcasts WHERE meeting_id = ? ORDER BY id", (meeting_id,))
+    rows = await reader.fetch_all("SELECT * FROM broadcasts WHERE meeting_id = ? ORDER BY id", (meeting_id,))
     return [_broadcast(r) for r in rows]
 
 
@@ -156,7 +138,7 @@ async def muted_topics(db: Database, person_id: int) -> set[Topic]:
     return {Topic(r["topic"]) for r in rows}
 
 
-async def set_muted(conn: Conn, person_id: int, topic: Topic, muted: bool, now: datetime) -> None:
+async def set_muted(conn: Connection, person_id: int, topic: Topic, muted: bool, now: datetime) -> None:
     if muted:
         await conn.execute("INSERT OR IGNORE INTO notification_mutes (person_id, topic, muted_at) VALUES (?, ?, ?)",
                            (person_id, topic.value, to_db(now)))
@@ -166,7 +148,7 @@ async def set_muted(conn: Conn, person_id: int, topic: Topic, muted: bool, now: 
 
 
 async def muting(reader: Reader, topic: Topic) -> set[int]:
-    rows = await _all(reader, "SELECT person_id FROM notification_mutes WHERE topic = ?", (topic.value,))
+    rows = await reader.fetch_all("SELECT person_id FROM notification_mutes WHERE topic = ?", (topic.value,))
     return {r["person_id"] for r in rows}
 
 
@@ -193,23 +175,23 @@ _GROUP_SQL = (
 )
 
 
-def _group(row: aiosqlite.Row) -> Group:
+def _group(row: Row) -> Group:
     return Group(chat_id=row["chat_id"], title=row["title"], member=bool(row["member"]),
                  scope_kind=row["scope_kind"], scope_id=row["scope_id"], community_id=row["community_id"],
                  place_name=row["place_name"])
 
 
 async def group(reader: Reader, chat_id: int) -> Group | None:
-    row = await _one(reader, _GROUP_SQL + "WHERE gr.chat_id = ?", (chat_id,))
+    row = await reader.fetch_one(_GROUP_SQL + "WHERE gr.chat_id = ?", (chat_id,))
     return None if row is None else _group(row)
 
 
 async def linked_groups(reader: Reader) -> list[Group]:
-    rows = await _all(reader, _GROUP_SQL + "WHERE gr.member = 1 AND gr.scope_kind IS NOT NULL ORDER BY gr.title")
+    rows = await reader.fetch_all(_GROUP_SQL + "WHERE gr.member = 1 AND gr.scope_kind IS NOT NULL ORDER BY gr.title")
     return [_group(r) for r in rows]
 
 
-async def bot_member(conn: Conn, chat_id: int, title: str, member: bool, now: datetime) -> None:
+async def bot_member(conn: Connection, chat_id: int, title: str, member: bool, now: datetime) -> None:
     """The bot was added to (or removed from) a group."""
     await conn.execute(
         "INSERT INTO bot_groups (chat_id, title, member, updated_at) VALUES (?, ?, ?, ?) "
@@ -219,7 +201,9 @@ async def bot_member(conn: Conn, chat_id: int, title: str, member: bool, now: da
     )
 
 
-async def link(conn: Conn, chat_id: int, title: str, scope_kind: str, scope_id: int, by: int, now: datetime) -> None:
+async def link(
+    conn: Connection, chat_id: int, title: str, scope_kind: str, scope_id: int, by: int, now: datetime
+) -> None:
     await conn.execute(
         "INSERT INTO bot_groups (chat_id, title, member, scope_kind, scope_id, linked_by, linked_at, updated_at) "
         "VALUES (?, ?, 1, ?, ?, ?, ?, ?) ON CONFLICT (chat_id) DO UPDATE SET title = excluded.title, member = 1, "
@@ -229,7 +213,7 @@ async def link(conn: Conn, chat_id: int, title: str, scope_kind: str, scope_id: 
     )
 
 
-async def unlink(conn: Conn, chat_id: int, now: datetime) -> bool:
+async def unlink(conn: Connection, chat_id: int, now: datetime) -> bool:
     cursor = await conn.execute(
         "UPDATE bot_groups SET scope_kind = NULL, scope_id = NULL, linked_by = NULL, linked_at = NULL, "
         "updated_at = ? WHERE chat_id = ? AND scope_kind IS NOT NULL",
@@ -238,7 +222,7 @@ async def unlink(conn: Conn, chat_id: int, now: datetime) -> bool:
     return cursor.rowcount == 1
 
 
-async def migrate_group(conn: Conn, old_chat_id: int, new_chat_id: int, now: datetime) -> None:
+async def migrate_group(conn: Connection, old_chat_id: int, new_chat_id: int, now: datetime) -> None:
     """A group became a supergroup under a new id: its link follows."""
     await conn.execute("UPDATE OR REPLACE bot_groups SET chat_id = ?, updated_at = ? WHERE chat_id = ?",
                        (new_chat_id, to_db(now), old_chat_id))

@@ -34,8 +34,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from bot.clock import from_db, to_db
 from bot.domain.deliberation import (
     BallotType,
@@ -49,8 +47,7 @@ from bot.domain.deliberation import (
     decode_choices,
     encode_choices,
 )
-from bot.storage.db import Database
-from bot.storage.reports import Source, fetch_all, fetch_one
+from bot.storage.db import Connection, Database, Reader, Row
 
 _DATES = ("opens_at", "closes_at", "created_at", "opened_at", "closed_at", "review_at", "outcome_at")
 
@@ -59,27 +56,27 @@ def _marks(values: Iterable[object]) -> str:
     return ",".join("?" for _ in values)
 
 
-async def _topics(source: Source, where: str, params: Iterable[Any] = (), tail: str = "") -> list[Topic]:
-    rows = await fetch_all(source, f"SELECT * FROM deliberation_topics t WHERE {where} {tail}", params)
+async def _topics(source: Reader, where: str, params: Iterable[Any] = (), tail: str = "") -> list[Topic]:
+    rows = await source.fetch_all(f"SELECT * FROM deliberation_topics t WHERE {where} {tail}", params)
     if not rows:
         return []
     ids = [row["id"] for row in rows]
     options: dict[int, list[str]] = {i: [] for i in ids}
-    for row in await fetch_all(
-        source, f"SELECT topic_id, label FROM deliberation_options WHERE topic_id IN ({_marks(ids)}) "
+    for row in await source.fetch_all(
+        f"SELECT topic_id, label FROM deliberation_options WHERE topic_id IN ({_marks(ids)}) "
         "ORDER BY topic_id, position", ids,
     ):
         options[row["topic_id"]].append(row["label"])
     buildings: dict[int, list[int]] = {i: [] for i in ids}
-    for row in await fetch_all(
-        source, f"SELECT topic_id, building_id FROM deliberation_buildings WHERE topic_id IN ({_marks(ids)}) "
+    for row in await source.fetch_all(
+        f"SELECT topic_id, building_id FROM deliberation_buildings WHERE topic_id IN ({_marks(ids)}) "
         "ORDER BY topic_id, building_id", ids,
     ):
         buildings[row["topic_id"]].append(row["building_id"])
     return [_topic(row, options[row["id"]], buildings[row["id"]]) for row in rows]
 
 
-def _topic(row: aiosqlite.Row, options: list[str], building_ids: list[int]) -> Topic:
+def _topic(row: Row, options: list[str], building_ids: list[int]) -> Topic:
     dates = {key: from_db(row[key]) if row[key] else None for key in _DATES}
     return Topic(
         id=row["id"], track=Track(row["track"]) if row["track"] else None, state=TopicState(row["state"]),
@@ -99,13 +96,13 @@ def _topic(row: aiosqlite.Row, options: list[str], building_ids: list[int]) -> T
 # ---- topics --------------------------------------------------------------------------------------------
 
 
-async def get(source: Source, topic_id: int) -> Topic | None:
+async def get(source: Reader, topic_id: int) -> Topic | None:
     found = await _topics(source, "t.id = ?", (topic_id,))
     return found[0] if found else None
 
 
 async def insert_topic(
-    conn: aiosqlite.Connection, *, state: TopicState, track: Track | None, community_id: int | None, title: str,
+    conn: Connection, *, state: TopicState, track: Track | None, community_id: int | None, title: str,
     background: str, now: datetime, proposed_by: int | None = None, created_by: int | None = None,
     report_id: int | None = None, building_ids: Iterable[int] = (),
 ) -> int:
@@ -124,7 +121,7 @@ async def insert_topic(
 
 
 async def insert_proposal(
-    conn: aiosqlite.Connection, *, person_id: int, community_id: int, title: str, background: str,
+    conn: Connection, *, person_id: int, community_id: int, title: str, background: str,
     now: datetime, pending_max: int,
 ) -> int | None:
     """A resident's proposal, unless they already have `pending_max` waiting (one conditional INSERT)."""
@@ -138,7 +135,7 @@ async def insert_proposal(
 
 
 async def move(
-    conn: aiosqlite.Connection, topic_id: int, from_states: Iterable[TopicState], to_state: TopicState,
+    conn: Connection, topic_id: int, from_states: Iterable[TopicState], to_state: TopicState,
     **fields: Any,
 ) -> bool:
     """Change state only from one of `from_states` (a double tap or a race moves it once); set `fields`."""
@@ -153,7 +150,7 @@ async def move(
 
 
 async def set_up(
-    conn: aiosqlite.Connection, topic_id: int, *, track: Track, community_id: int | None, title: str,
+    conn: Connection, topic_id: int, *, track: Track, community_id: int | None, title: str,
     background: str, rules: Rules, options: list[str], building_ids: list[int], opens_at: datetime,
     closes_at: datetime, created_by: int, now: datetime,
 ) -> bool:
@@ -179,7 +176,7 @@ async def set_up(
     return True
 
 
-async def set_anonymous(conn: aiosqlite.Connection, topic_id: int, anonymous: bool) -> bool:
+async def set_anonymous(conn: Connection, topic_id: int, anonymous: bool) -> bool:
     """Switch secrecy while nobody has voted (the schema refuses it afterwards, this says no politely)."""
     rules = "anonymous = 1, final = 1, visibility = 'after_close'" if anonymous else "anonymous = 0"
     cursor = await conn.execute(
@@ -190,7 +187,7 @@ async def set_anonymous(conn: aiosqlite.Connection, topic_id: int, anonymous: bo
     return cursor.rowcount == 1
 
 
-async def add_attachments(conn: aiosqlite.Connection, topic_id: int, files: Iterable[tuple[str, str, str]]) -> None:
+async def add_attachments(conn: Connection, topic_id: int, files: Iterable[tuple[str, str, str]]) -> None:
     await conn.executemany(
         "INSERT INTO deliberation_attachments (topic_id, kind, file_id, name) VALUES (?, ?, ?, ?)",
         [(topic_id, kind, file_id, name) for kind, file_id, name in files],
@@ -232,7 +229,7 @@ async def in_states(db: Database, states: Iterable[TopicState]) -> list[Topic]:
 
 
 async def set_outcome(
-    conn: aiosqlite.Connection, topic_id: int, *, decision: str, actions: str, responsible: str,
+    conn: Connection, topic_id: int, *, decision: str, actions: str, responsible: str,
     review_at: datetime, by: int, now: datetime,
 ) -> bool:
     """The outcome statement, once, after close."""
@@ -282,19 +279,15 @@ LEFT JOIN invited inv ON inv.person_id = x.person_id
 """
 
 
-async def live_candidates(source: Source, topic_id: int, person_id: int | None = None) -> list[Candidate]:
+async def live_candidates(source: Reader, topic_id: int, person_id: int | None = None) -> list[Candidate]:
     """Who is eligible now (before opening); with `person_id`, just that person or nobody."""
     sql = _LIVE + ("WHERE x.person_id = :person " if person_id is not None else "") + "ORDER BY x.person_id"
     params = {"topic": topic_id, "person": person_id}
-    if isinstance(source, Database):
-        rows = await source.fetch_all(sql, params)
-    else:
-        async with source.execute(sql, params) as cursor:
-            rows = list(await cursor.fetchall())
+    rows = await source.fetch_all(sql, params)
     return [Candidate(r["person_id"], r["building_id"], r["unit"], Panel(r["panel"])) for r in rows]
 
 
-async def freeze(conn: aiosqlite.Connection, topic_id: int, rows: Iterable[tuple[int, str, Panel]]) -> None:
+async def freeze(conn: Connection, topic_id: int, rows: Iterable[tuple[int, str, Panel]]) -> None:
     """Write the eligible list as it stands at opening; later moves and new residents change nothing."""
     await conn.executemany(
         "INSERT OR IGNORE INTO deliberation_eligible (topic_id, person_id, voter_key, panel) VALUES (?, ?, ?, ?)",
@@ -310,33 +303,33 @@ class Eligible:
     panel: Panel
 
 
-async def eligible_of(source: Source, topic_id: int, person_id: int) -> Eligible | None:
-    row = await fetch_one(
-        source, "SELECT id, person_id, voter_key, panel FROM deliberation_eligible WHERE topic_id = ? "
+async def eligible_of(source: Reader, topic_id: int, person_id: int) -> Eligible | None:
+    row = await source.fetch_one(
+        "SELECT id, person_id, voter_key, panel FROM deliberation_eligible WHERE topic_id = ? "
         "AND person_id = ?", (topic_id, person_id),
     )
     return None if row is None else Eligible(row["id"], row["person_id"], row["voter_key"], Panel(row["panel"]))
 
 
-async def eligible_people(source: Source, topic_id: int) -> list[int]:
-    rows = await fetch_all(
-        source, "SELECT person_id FROM deliberation_eligible WHERE topic_id = ? ORDER BY person_id", (topic_id,)
+async def eligible_people(source: Reader, topic_id: int) -> list[int]:
+    rows = await source.fetch_all(
+        "SELECT person_id FROM deliberation_eligible WHERE topic_id = ? ORDER BY person_id", (topic_id,)
     )
     return [r["person_id"] for r in rows]
 
 
-async def eligible_count(source: Source, topic_id: int) -> int:
+async def eligible_count(source: Reader, topic_id: int) -> int:
     """Eligible votes: people, or households on per-household topics."""
-    row = await fetch_one(
-        source, "SELECT COUNT(DISTINCT voter_key) FROM deliberation_eligible WHERE topic_id = ?", (topic_id,)
+    row = await source.fetch_one(
+        "SELECT COUNT(DISTINCT voter_key) FROM deliberation_eligible WHERE topic_id = ?", (topic_id,)
     )
     return int(row[0]) if row else 0
 
 
-async def not_voted(source: Source, topic_id: int) -> list[Eligible]:
+async def not_voted(source: Reader, topic_id: int) -> list[Eligible]:
     """Eligible people whose vote (their own, or their household's) is not cast yet."""
-    rows = await fetch_all(
-        source, "SELECT e.id, e.person_id, e.voter_key, e.panel FROM deliberation_eligible e "
+    rows = await source.fetch_all(
+        "SELECT e.id, e.person_id, e.voter_key, e.panel FROM deliberation_eligible e "
         "WHERE e.topic_id = ? AND NOT EXISTS (SELECT 1 FROM deliberation_voters v "
         "WHERE v.topic_id = e.topic_id AND v.voter_key = e.voter_key) ORDER BY e.person_id", (topic_id,),
     )
@@ -376,9 +369,9 @@ class Voter:
     ballot_id: str | None
 
 
-async def voter(source: Source, topic_id: int, voter_key: str) -> Voter | None:
-    row = await fetch_one(
-        source, "SELECT person_id, voted_at, changed_at, ballot_id FROM deliberation_voters "
+async def voter(source: Reader, topic_id: int, voter_key: str) -> Voter | None:
+    row = await source.fetch_one(
+        "SELECT person_id, voted_at, changed_at, ballot_id FROM deliberation_voters "
         "WHERE topic_id = ? AND voter_key = ?", (topic_id, voter_key),
     )
     if row is None:
@@ -388,7 +381,7 @@ async def voter(source: Source, topic_id: int, voter_key: str) -> Voter | None:
 
 
 async def cast(
-    conn: aiosqlite.Connection, *, topic: Topic, voter_key: str, person_id: int, panel: Panel,
+    conn: Connection, *, topic: Topic, voter_key: str, person_id: int, panel: Panel,
     choices: tuple[int, ...], now: datetime,
 ) -> bool:
     """Record a first vote: the ballot (random key, no person, no time) and who voted. On an anonymous
@@ -415,7 +408,7 @@ async def cast(
 
 
 async def change(
-    conn: aiosqlite.Connection, *, topic_id: int, voter_key: str, person_id: int, choices: tuple[int, ...],
+    conn: Connection, *, topic_id: int, voter_key: str, person_id: int, choices: tuple[int, ...],
     now: datetime,
 ) -> bool:
     """Change a named ballot before close, only by the person who cast it."""
@@ -434,28 +427,28 @@ async def change(
     return True
 
 
-async def named_choices(source: Source, ballot_id: str) -> tuple[int, ...]:
-    row = await fetch_one(source, "SELECT choices FROM deliberation_ballots WHERE id = ?", (ballot_id,))
+async def named_choices(source: Reader, ballot_id: str) -> tuple[int, ...]:
+    row = await source.fetch_one("SELECT choices FROM deliberation_ballots WHERE id = ?", (ballot_id,))
     return decode_choices(row["choices"]) if row else ()
 
 
-async def voted_count(source: Source, topic_id: int) -> int:
-    row = await fetch_one(source, "SELECT COUNT(*) FROM deliberation_voters WHERE topic_id = ?", (topic_id,))
+async def voted_count(source: Reader, topic_id: int) -> int:
+    row = await source.fetch_one("SELECT COUNT(*) FROM deliberation_voters WHERE topic_id = ?", (topic_id,))
     return int(row[0]) if row else 0
 
 
-async def ballots(source: Source, topic_id: int) -> list[tuple[Panel, tuple[int, ...]]]:
+async def ballots(source: Reader, topic_id: int) -> list[tuple[Panel, tuple[int, ...]]]:
     """Every ballot of the topic: panel and choices only. Call only when results may be shown."""
-    rows = await fetch_all(
-        source, "SELECT panel, choices FROM deliberation_ballots WHERE topic_id = ? ORDER BY id", (topic_id,)
+    rows = await source.fetch_all(
+        "SELECT panel, choices FROM deliberation_ballots WHERE topic_id = ? ORDER BY id", (topic_id,)
     )
     return [(Panel(r["panel"]), decode_choices(r["choices"])) for r in rows]
 
 
-async def participants(source: Source, topic_id: int) -> list[int]:
+async def participants(source: Reader, topic_id: int) -> list[int]:
     """The people who cast a vote (for follow-ups and ratings)."""
-    rows = await fetch_all(
-        source, "SELECT person_id FROM deliberation_voters WHERE topic_id = ? AND person_id IS NOT NULL "
+    rows = await source.fetch_all(
+        "SELECT person_id FROM deliberation_voters WHERE topic_id = ? AND person_id IS NOT NULL "
         "ORDER BY person_id", (topic_id,),
     )
     return [r["person_id"] for r in rows]
@@ -483,13 +476,13 @@ class Question:
     answer: str | None
 
 
-def _question(row: aiosqlite.Row) -> Question:
+def _question(row: Row) -> Question:
     return Question(row["id"], row["topic_id"], row["person_id"], row["question"], from_db(row["asked_at"]),
                     row["answer"])
 
 
 async def add_question(
-    conn: aiosqlite.Connection, *, topic_id: int, person_id: int, text: str, now: datetime, open_max: int
+    conn: Connection, *, topic_id: int, person_id: int, text: str, now: datetime, open_max: int
 ) -> int | None:
     """A question, unless this person already has `open_max` unanswered on this topic."""
     cursor = await conn.execute(
@@ -501,12 +494,12 @@ async def add_question(
     return cursor.lastrowid if cursor.rowcount == 1 else None
 
 
-async def question(source: Source, question_id: int) -> Question | None:
-    row = await fetch_one(source, "SELECT * FROM deliberation_questions WHERE id = ?", (question_id,))
+async def question(source: Reader, question_id: int) -> Question | None:
+    row = await source.fetch_one("SELECT * FROM deliberation_questions WHERE id = ?", (question_id,))
     return None if row is None else _question(row)
 
 
-async def answer(conn: aiosqlite.Connection, question_id: int, text: str, by: int, now: datetime) -> bool:
+async def answer(conn: Connection, question_id: int, text: str, by: int, now: datetime) -> bool:
     cursor = await conn.execute(
         "UPDATE deliberation_questions SET answer = ?, answered_by = ?, answered_at = ? "
         "WHERE id = ? AND answered_at IS NULL",
@@ -523,7 +516,7 @@ async def questions(db: Database, topic_id: int, *, answered: bool) -> list[Ques
     return [_question(r) for r in rows]
 
 
-async def add_followup(conn: aiosqlite.Connection, topic_id: int, text: str, by: int, now: datetime) -> int:
+async def add_followup(conn: Connection, topic_id: int, text: str, by: int, now: datetime) -> int:
     cursor = await conn.execute(
         "INSERT INTO deliberation_followups (topic_id, text, posted_by, posted_at) VALUES (?, ?, ?, ?)",
         (topic_id, text, by, to_db(now)),
@@ -539,7 +532,7 @@ async def followups(db: Database, topic_id: int) -> list[tuple[str, datetime]]:
     return [(r["text"], from_db(r["posted_at"])) for r in rows]
 
 
-async def rate(conn: aiosqlite.Connection, topic_id: int, person_id: int, stars: int, now: datetime) -> None:
+async def rate(conn: Connection, topic_id: int, person_id: int, stars: int, now: datetime) -> None:
     """One rating per participant; rating again replaces it."""
     await conn.execute(
         "INSERT INTO deliberation_ratings (topic_id, person_id, stars, rated_at) VALUES (?, ?, ?, ?) "
@@ -593,7 +586,7 @@ async def export_person(db: Database, person_id: int) -> list[dict[str, Any]]:
     return out
 
 
-async def erase_person(conn: aiosqlite.Connection, person_id: int) -> None:
+async def erase_person(conn: Connection, person_id: int) -> None:
     """Votes keep counting without the person; their own words go. Proposals an organizer took up stay as the
     topic's text, the ones still waiting or declined lose theirs."""
     await conn.execute(

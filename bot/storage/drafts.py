@@ -6,11 +6,10 @@ import json
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
 from pydantic import BaseModel
 
 from bot.clock import to_db
-from bot.storage.db import Database
+from bot.storage.db import Connection, Database
 
 
 class Draft(BaseModel):
@@ -35,7 +34,7 @@ async def load(db: Database, telegram_id: int) -> Draft | None:
     )
 
 
-async def save(conn: aiosqlite.Connection, draft: Draft, now: datetime) -> Draft:
+async def save(conn: Connection, draft: Draft, now: datetime) -> Draft:
     """Write the draft with the next version; a stale button carries the old one."""
     saved = draft.model_copy(update={"version": draft.version + 1})
     await conn.execute(
@@ -49,7 +48,7 @@ async def save(conn: aiosqlite.Connection, draft: Draft, now: datetime) -> Draft
     return saved
 
 
-async def set_message(conn: aiosqlite.Connection, telegram_id: int, version: int, message_id: int) -> None:
+async def set_message(conn: Connection, telegram_id: int, version: int, message_id: int) -> None:
     """Remember which message the flow edits in place (no version change)."""
     await conn.execute(
         "UPDATE drafts SET message_id = ? WHERE telegram_id = ? AND version = ?",
@@ -57,7 +56,7 @@ async def set_message(conn: aiosqlite.Connection, telegram_id: int, version: int
     )
 
 
-async def clear(conn: aiosqlite.Connection, telegram_id: int, *, version: int | None = None) -> bool:
+async def clear(conn: Connection, telegram_id: int, *, version: int | None = None) -> bool:
     """Delete the draft; with `version`, only if it is still that version (idempotent confirms)."""
     if version is None:
         cursor = await conn.execute("DELETE FROM drafts WHERE telegram_id = ?", (telegram_id,))

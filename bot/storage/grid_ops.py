@@ -1,6 +1,6 @@
 """Patrols, leave, the duty roster, home reviews, and the grid-wide reads of digests, verification and
 /unreachable. Writes take the transaction's connection; reads take the Database or, inside a transaction,
-the connection (`Source`)."""
+the connection (`Reader`)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,13 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-import aiosqlite
 from pydantic import BaseModel
 
 from bot.clock import from_db, to_db
 from bot.domain.patrols import Patrol
 from bot.domain.people import WORKER_ROLES, Role, ScopeKind
 from bot.domain.roster import Area, DutyShift, Leave
-from bot.storage.reports import Source, fetch_all, fetch_one
+from bot.storage.db import Connection, Reader, Row
 
 
 def _marks(values: Iterable[Any]) -> str:
@@ -40,10 +39,9 @@ class GridRow(BaseModel):
     community_name: str
 
 
-async def grids_in(source: Source, area: Area) -> list[GridRow]:
+async def grids_in(source: Reader, area: Area) -> list[GridRow]:
     where, params = _area_sql(area, "g.id", "g.community_id")
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         "SELECT g.id, g.name, g.community_id, c.name AS community_name FROM grids g "
         f"JOIN communities c ON c.id = g.community_id WHERE {where} ORDER BY c.code, g.code",
         params,
@@ -59,12 +57,11 @@ class Colleague(BaseModel):
 
 
 async def grid_staff(
-    source: Source, grid_ids: Iterable[int], roles: Iterable[Role] = WORKER_ROLES
+    source: Reader, grid_ids: Iterable[int], roles: Iterable[Role] = WORKER_ROLES
 ) -> list[Colleague]:
     """People holding `roles` (workers and team leads by default) in these grids, for pickers."""
     ids, wanted = sorted(set(grid_ids)), sorted(role.value for role in roles)
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         "SELECT p.id, p.name, r.role, r.scope_id AS grid_id FROM roles r JOIN people p ON p.id = r.person_id "
         f"WHERE r.scope_kind = 'grid' AND r.scope_id IN ({_marks(ids)}) AND r.role IN ({_marks(wanted)}) "
         "AND p.erased_at IS NULL AND p.telegram_id IS NOT NULL ORDER BY r.scope_id, r.role, p.id",
@@ -73,10 +70,9 @@ async def grid_staff(
     return [Colleague(id=r["id"], name=r["name"], role=Role(r["role"]), grid_id=r["grid_id"]) for r in rows]
 
 
-async def community_staff(source: Source, community_id: int) -> list[Colleague]:
+async def community_staff(source: Reader, community_id: int) -> list[Colleague]:
     """The community's organizers and every grid worker and team lead in its grids."""
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         "SELECT p.id, p.name, r.role, CASE WHEN r.scope_kind = 'grid' THEN r.scope_id END AS grid_id "
         "FROM roles r JOIN people p ON p.id = r.person_id WHERE p.erased_at IS NULL AND p.telegram_id IS NOT NULL "
         "AND ((r.scope_kind = 'community' AND r.scope_id = ? AND r.role = 'organizer') OR (r.scope_kind = 'grid' "
@@ -87,9 +83,9 @@ async def community_staff(source: Source, community_id: int) -> list[Colleague]:
     return [Colleague(id=r["id"], name=r["name"], role=Role(r["role"]), grid_id=r["grid_id"]) for r in rows]
 
 
-async def names(source: Source, person_ids: Iterable[int]) -> dict[int, str]:
+async def names(source: Reader, person_ids: Iterable[int]) -> dict[int, str]:
     ids = sorted(set(person_ids))
-    rows = await fetch_all(source, f"SELECT id, name FROM people WHERE id IN ({_marks(ids)})", ids)
+    rows = await source.fetch_all(f"SELECT id, name FROM people WHERE id IN ({_marks(ids)})", ids)
     return {r["id"]: r["name"] for r in rows}
 
 
@@ -101,14 +97,14 @@ _PATROL = (
 )
 
 
-def _patrol(row: aiosqlite.Row) -> Patrol:
+def _patrol(row: Row) -> Patrol:
     data = dict(row)
     data["next_at"] = from_db(data["next_at"]) if data["next_at"] else None
     return Patrol.model_validate(data)
 
 
 async def insert_patrol(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     *,
     now: datetime,
     grid_id: int,
@@ -127,23 +123,22 @@ async def insert_patrol(
     return cursor.lastrowid
 
 
-async def patrol(source: Source, patrol_id: int) -> Patrol | None:
+async def patrol(source: Reader, patrol_id: int) -> Patrol | None:
     """A patrol that has not been stopped for good."""
-    row = await fetch_one(source, f"{_PATROL} WHERE id = ? AND stopped_at IS NULL", (patrol_id,))
+    row = await source.fetch_one(f"{_PATROL} WHERE id = ? AND stopped_at IS NULL", (patrol_id,))
     return None if row is None else _patrol(row)
 
 
-async def patrols_in(source: Source, area: Area) -> list[Patrol]:
+async def patrols_in(source: Reader, area: Area) -> list[Patrol]:
     where, params = _area_sql(area, "grid_id", "(SELECT community_id FROM grids WHERE id = grid_id)")
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         f"{_PATROL} WHERE stopped_at IS NULL AND {where} ORDER BY paused_at IS NOT NULL, next_at, id",
         params,
     )
     return [_patrol(r) for r in rows]
 
 
-async def update_patrol(conn: aiosqlite.Connection, patrol_id: int, now: datetime, **fields: Any) -> None:
+async def update_patrol(conn: Connection, patrol_id: int, now: datetime, **fields: Any) -> None:
     """Set schedule, working_time, paused_at, next_at or stopped_at (datetimes as UTC text)."""
     allowed = {"schedule", "working_time", "paused_at", "next_at", "stopped_at"}
     if set(fields) - allowed:
@@ -155,7 +150,7 @@ async def update_patrol(conn: aiosqlite.Connection, patrol_id: int, now: datetim
     )
 
 
-async def add_run(conn: aiosqlite.Connection, patrol_id: int, report_id: int, due_at: datetime) -> bool:
+async def add_run(conn: Connection, patrol_id: int, report_id: int, due_at: datetime) -> bool:
     """Record that an occurrence became a task; False when that occurrence already has one."""
     cursor = await conn.execute(
         "INSERT OR IGNORE INTO patrol_runs (report_id, patrol_id, due_at) VALUES (?, ?, ?)",
@@ -164,17 +159,16 @@ async def add_run(conn: aiosqlite.Connection, patrol_id: int, report_id: int, du
     return cursor.rowcount == 1
 
 
-async def run_exists(source: Source, patrol_id: int, due_at: datetime) -> bool:
-    row = await fetch_one(
-        source, "SELECT 1 FROM patrol_runs WHERE patrol_id = ? AND due_at = ?", (patrol_id, to_db(due_at))
+async def run_exists(source: Reader, patrol_id: int, due_at: datetime) -> bool:
+    row = await source.fetch_one(
+        "SELECT 1 FROM patrol_runs WHERE patrol_id = ? AND due_at = ?", (patrol_id, to_db(due_at))
     )
     return row is not None
 
 
-async def runs_of(source: Source, patrol_id: int, limit: int) -> list[tuple[int, datetime]]:
+async def runs_of(source: Reader, patrol_id: int, limit: int) -> list[tuple[int, datetime]]:
     """(report id, due time) of the latest occurrences, newest first."""
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         "SELECT report_id, due_at FROM patrol_runs WHERE patrol_id = ? ORDER BY due_at DESC LIMIT ?",
         (patrol_id, limit),
     )
@@ -186,7 +180,7 @@ async def runs_of(source: Source, patrol_id: int, limit: int) -> list[tuple[int,
 _LEAVE = "SELECT id, person_id, first_day, last_day, stand_in_id, starts_at, ends_at FROM leaves"
 
 
-def _leave(row: aiosqlite.Row) -> Leave:
+def _leave(row: Row) -> Leave:
     return Leave(
         id=row["id"],
         person_id=row["person_id"],
@@ -199,7 +193,7 @@ def _leave(row: aiosqlite.Row) -> Leave:
 
 
 async def insert_leave(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     *,
     now: datetime,
     person_id: int,
@@ -230,22 +224,21 @@ async def insert_leave(
     return cursor.lastrowid if cursor.rowcount == 1 else None
 
 
-async def leaves_of(source: Source, person_id: int, now: datetime) -> list[Leave]:
+async def leaves_of(source: Reader, person_id: int, now: datetime) -> list[Leave]:
     """Current and coming leave of a person, soonest first."""
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         f"{_LEAVE} WHERE person_id = ? AND cancelled_at IS NULL AND ends_at > ? ORDER BY starts_at",
         (person_id, to_db(now)),
     )
     return [_leave(r) for r in rows]
 
 
-async def leave(source: Source, leave_id: int) -> Leave | None:
-    row = await fetch_one(source, f"{_LEAVE} WHERE id = ? AND cancelled_at IS NULL", (leave_id,))
+async def leave(source: Reader, leave_id: int) -> Leave | None:
+    row = await source.fetch_one(f"{_LEAVE} WHERE id = ? AND cancelled_at IS NULL", (leave_id,))
     return None if row is None else _leave(row)
 
 
-async def cancel_leave(conn: aiosqlite.Connection, leave_id: int, person_id: int, now: datetime) -> bool:
+async def cancel_leave(conn: Connection, leave_id: int, person_id: int, now: datetime) -> bool:
     cursor = await conn.execute(
         "UPDATE leaves SET cancelled_at = ? WHERE id = ? AND person_id = ? AND cancelled_at IS NULL",
         (to_db(now), leave_id, person_id),
@@ -253,10 +246,9 @@ async def cancel_leave(conn: aiosqlite.Connection, leave_id: int, person_id: int
     return cursor.rowcount == 1
 
 
-async def standing_in_for(source: Source, stand_in_id: int, now: datetime) -> list[int]:
+async def standing_in_for(source: Reader, stand_in_id: int, now: datetime) -> list[int]:
     """Whom `stand_in_id` stands in for right now."""
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         "SELECT DISTINCT person_id FROM leaves WHERE stand_in_id = ? AND cancelled_at IS NULL "
         "AND starts_at <= ? AND ends_at > ? ORDER BY person_id",
         (stand_in_id, to_db(now), to_db(now)),
@@ -264,10 +256,9 @@ async def standing_in_for(source: Source, stand_in_id: int, now: datetime) -> li
     return [r[0] for r in rows]
 
 
-async def on_leave(source: Source, now: datetime) -> dict[int, int]:
+async def on_leave(source: Reader, now: datetime) -> dict[int, int]:
     """Everyone on leave right now and their stand-in."""
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         "SELECT person_id, stand_in_id FROM leaves WHERE cancelled_at IS NULL AND starts_at <= ? AND ends_at > ? "
         "ORDER BY id",
         (to_db(now), to_db(now)),
@@ -275,7 +266,7 @@ async def on_leave(source: Source, now: datetime) -> dict[int, int]:
     return {r["person_id"]: r["stand_in_id"] for r in rows}
 
 
-async def replace_stand_in(conn: aiosqlite.Connection, old_id: int, new_id: int, now: datetime) -> None:
+async def replace_stand_in(conn: Connection, old_id: int, new_id: int, now: datetime) -> None:
     """Leave that someone leaving the team was to cover is covered by whoever takes over their work."""
     await conn.execute(
         "UPDATE leaves SET stand_in_id = ? WHERE stand_in_id = ? AND cancelled_at IS NULL AND ends_at > ? "
@@ -289,7 +280,7 @@ async def replace_stand_in(conn: aiosqlite.Connection, old_id: int, new_id: int,
 _SHIFT = "SELECT id, scope_kind, scope_id, person_id, first_day, last_day FROM duty_shifts"
 
 
-def _shift(row: aiosqlite.Row) -> DutyShift:
+def _shift(row: Row) -> DutyShift:
     return DutyShift(
         id=row["id"],
         scope_kind=ScopeKind(row["scope_kind"]),
@@ -301,7 +292,7 @@ def _shift(row: aiosqlite.Row) -> DutyShift:
 
 
 async def insert_shift(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     *,
     now: datetime,
     scope_kind: ScopeKind,
@@ -328,12 +319,12 @@ async def insert_shift(
     return cursor.lastrowid
 
 
-async def shift(source: Source, shift_id: int) -> DutyShift | None:
-    row = await fetch_one(source, f"{_SHIFT} WHERE id = ?", (shift_id,))
+async def shift(source: Reader, shift_id: int) -> DutyShift | None:
+    row = await source.fetch_one(f"{_SHIFT} WHERE id = ?", (shift_id,))
     return None if row is None else _shift(row)
 
 
-async def shifts_in(source: Source, area: Area, from_day: date) -> list[DutyShift]:
+async def shifts_in(source: Reader, area: Area, from_day: date) -> list[DutyShift]:
     """Shifts of the area's grids and communities that have not ended before `from_day`, earliest first."""
     if area.street:
         where, params = "1", []
@@ -345,20 +336,19 @@ async def shifts_in(source: Source, area: Area, from_day: date) -> list[DutyShif
             f"AND scope_id IN ({_marks(communities)})))"
         )
         params = [*grids, *communities, *communities]
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         f"{_SHIFT} WHERE {where} AND last_day >= ? ORDER BY first_day, scope_kind, scope_id, id",
         [*params, from_day.isoformat()],
     )
     return [_shift(r) for r in rows]
 
 
-async def delete_shift(conn: aiosqlite.Connection, shift_id: int) -> bool:
+async def delete_shift(conn: Connection, shift_id: int) -> bool:
     cursor = await conn.execute("DELETE FROM duty_shifts WHERE id = ?", (shift_id,))
     return cursor.rowcount == 1
 
 
-async def end_duty(conn: aiosqlite.Connection, person_id: int, grid_id: int | None, today: date) -> None:
+async def end_duty(conn: Connection, person_id: int, grid_id: int | None, today: date) -> None:
     """Take someone leaving a grid (`grid_id`) or the team altogether (None) off the roster from today."""
     await conn.execute(
         "DELETE FROM duty_shifts WHERE person_id = ? AND last_day >= ? "
@@ -367,11 +357,10 @@ async def end_duty(conn: aiosqlite.Connection, person_id: int, grid_id: int | No
     )
 
 
-async def on_duty(source: Source, grid_id: int, community_id: int, day: date) -> list[int]:
+async def on_duty(source: Reader, grid_id: int, community_id: int, day: date) -> list[int]:
     """Who is on duty for a grid on a roster day: the grid's own roster, else its community's."""
     for kind, scope_id in ((ScopeKind.GRID, grid_id), (ScopeKind.COMMUNITY, community_id)):
-        rows = await fetch_all(
-            source,
+        rows = await source.fetch_all(
             "SELECT DISTINCT s.person_id FROM duty_shifts s JOIN people p ON p.id = s.person_id "
             "WHERE s.scope_kind = ? AND s.scope_id = ? AND s.first_day <= ? AND s.last_day >= ? "
             "AND p.erased_at IS NULL AND p.telegram_id IS NOT NULL ORDER BY s.person_id",
@@ -415,21 +404,19 @@ _WAITING = (
 )
 
 
-async def claim(source: Source, person_id: int) -> Claim | None:
-    row = await fetch_one(source, _CLAIM + "WHERE p.id = ? AND p.erased_at IS NULL", (person_id,))
+async def claim(source: Reader, person_id: int) -> Claim | None:
+    row = await source.fetch_one(_CLAIM + "WHERE p.id = ? AND p.erased_at IS NULL", (person_id,))
     return None if row is None else Claim(**dict(row))
 
 
-async def waiting(source: Source, area: Area, *, offset: int, limit: int) -> tuple[list[Claim], int]:
+async def waiting(source: Reader, area: Area, *, offset: int, limit: int) -> tuple[list[Claim], int]:
     """Residents of the area waiting for their home to be confirmed, longest waiting first."""
     where, params = _area_sql(area, "b.grid_id", "g.community_id")
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         f"{_CLAIM} WHERE {_WAITING} AND {where} ORDER BY p.onboarded_at, p.id LIMIT ? OFFSET ?",
         [*params, limit, offset],
     )
-    total = await fetch_one(
-        source,
+    total = await source.fetch_one(
         "SELECT COUNT(*) FROM people p JOIN buildings b ON b.id = p.building_id JOIN grids g ON g.id = b.grid_id "
         f"WHERE {_WAITING} AND {where}",
         params,
@@ -437,15 +424,15 @@ async def waiting(source: Source, area: Area, *, offset: int, limit: int) -> tup
     return [Claim(**dict(r)) for r in rows], int(total[0]) if total else 0
 
 
-async def is_waiting(source: Source, person_id: int) -> bool:
+async def is_waiting(source: Reader, person_id: int) -> bool:
     return (
-        await fetch_one(source, f"SELECT 1 FROM people p WHERE p.id = ? AND {_WAITING}", (person_id,))
+        await source.fetch_one(f"SELECT 1 FROM people p WHERE p.id = ? AND {_WAITING}", (person_id,))
         is not None
     )
 
 
 async def record_review(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     *,
     now: datetime,
     person_id: int,
@@ -463,7 +450,7 @@ async def record_review(
 
 
 async def confirm_home(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     person_id: int,
     building_id: int,
     unit: str | None,
@@ -487,11 +474,10 @@ class GridCount(BaseModel):
     waiting: int
 
 
-async def verification_counts(source: Source, grid_ids: Iterable[int]) -> list[GridCount]:
+async def verification_counts(source: Reader, grid_ids: Iterable[int]) -> list[GridCount]:
     """Per grid: signed-up residents, how many are verified, how many wait for a grid worker."""
     ids = sorted(set(grid_ids))
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         "SELECT g.id AS grid_id, g.name AS grid_name, "
         "COUNT(p.id) AS residents, COALESCE(SUM(p.verification = 'verified'), 0) AS verified, "
         f"COALESCE(SUM({_WAITING}), 0) AS waiting FROM grids g "
@@ -507,10 +493,9 @@ def _buildings(building_ids: Iterable[int]) -> list[int]:
     return sorted(set(building_ids))
 
 
-async def verified_residents(source: Source, building_ids: Iterable[int]) -> list[int]:
+async def verified_residents(source: Reader, building_ids: Iterable[int]) -> list[int]:
     ids = _buildings(building_ids)
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         "SELECT id FROM people WHERE verification = 'verified' AND erased_at IS NULL AND telegram_id IS NOT NULL "
         f"AND onboarded_at IS NOT NULL AND building_id IN ({_marks(ids)}) ORDER BY id",
         ids,
@@ -518,10 +503,9 @@ async def verified_residents(source: Source, building_ids: Iterable[int]) -> lis
     return [r[0] for r in rows]
 
 
-async def households(source: Source, building_ids: Iterable[int]) -> list[tuple[int, str]]:
+async def households(source: Reader, building_ids: Iterable[int]) -> list[tuple[int, str]]:
     ids = _buildings(building_ids)
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         "SELECT DISTINCT building_id, unit FROM people WHERE verification = 'verified' AND erased_at IS NULL "
         f"AND unit IS NOT NULL AND unit != '' AND building_id IN ({_marks(ids)}) ORDER BY building_id, unit",
         ids,
@@ -542,12 +526,11 @@ class Unreachable(BaseModel):
     staff: bool
 
 
-async def unreachable_in(source: Source, grid_ids: Iterable[int]) -> list[Unreachable]:
+async def unreachable_in(source: Reader, grid_ids: Iterable[int]) -> list[Unreachable]:
     """People who blocked the bot, per grid: residents by their home, staff by the grids they work in."""
     ids = sorted(set(grid_ids))
     marks = _marks(ids)
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         "SELECT b.grid_id, p.id AS person_id, p.name, p.phone, b.name || COALESCE(', ' || p.unit, '') AS place, "
         "p.unreachable_at AS since, 0 AS staff FROM people p JOIN buildings b ON b.id = p.building_id "
         f"WHERE p.unreachable_at IS NOT NULL AND p.erased_at IS NULL AND b.grid_id IN ({marks}) "
@@ -567,19 +550,16 @@ async def unreachable_in(source: Source, grid_ids: Iterable[int]) -> list[Unreac
 # ----------------------------------------------------------------------------------- personal data
 
 
-async def export_person(source: Source, person_id: int) -> list[dict[str, Any]]:
-    leaves = await fetch_all(
-        source,
+async def export_person(source: Reader, person_id: int) -> list[dict[str, Any]]:
+    leaves = await source.fetch_all(
         "SELECT first_day, last_day, stand_in_id, created_at, cancelled_at FROM leaves WHERE person_id = ?",
         (person_id,),
     )
-    shifts = await fetch_all(
-        source,
+    shifts = await source.fetch_all(
         "SELECT scope_kind, scope_id, first_day, last_day FROM duty_shifts WHERE person_id = ?",
         (person_id,),
     )
-    reviews = await fetch_all(
-        source,
+    reviews = await source.fetch_all(
         "SELECT b.name AS building, h.unit, h.decision, h.reason, h.reviewed_at FROM home_reviews h "
         "JOIN buildings b ON b.id = h.building_id WHERE h.person_id = ?",
         (person_id,),
@@ -591,7 +571,7 @@ async def export_person(source: Source, person_id: int) -> list[dict[str, Any]]:
     )
 
 
-async def erase_person(conn: aiosqlite.Connection, person_id: int) -> None:
+async def erase_person(conn: Connection, person_id: int) -> None:
     """Their leave, duty shifts and home reviews go, leave they were to cover ends with them, and patrol
     tasks stop naming them as the one who asked for the check."""
     await conn.execute("DELETE FROM leaves WHERE person_id = ? OR stand_in_id = ?", (person_id, person_id))

@@ -11,11 +11,11 @@ import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-import aiosqlite
 from pydantic import BaseModel
 
 from bot.clock import from_db, to_db
 from bot.domain.people import Role, Scope, ScopeKind
+from bot.storage.db import Connection, Row
 
 # Telegram's /start payload: at most 64 characters of [A-Za-z0-9_-].
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -43,7 +43,7 @@ class InviteRefusal(StrEnum):
     USED = "used"
 
 
-def _invite(row: aiosqlite.Row) -> Invite:
+def _invite(row: Row) -> Invite:
     return Invite(
         token=row["token"], role=Role(row["role"]),
         scope=Scope(kind=ScopeKind(row["scope_kind"]), id=row["scope_id"]),
@@ -54,7 +54,7 @@ def _invite(row: aiosqlite.Row) -> Invite:
 
 
 async def create(
-    conn: aiosqlite.Connection, *, role: Role, scope: Scope, created_by: int | None, now: datetime,
+    conn: Connection, *, role: Role, scope: Scope, created_by: int | None, now: datetime,
     ttl: timedelta, person_id: int | None = None,
 ) -> str:
     """Store a new invite and return its token (22 URL-safe characters: a valid /start payload)."""
@@ -67,7 +67,7 @@ async def create(
     return token
 
 
-async def get(conn: aiosqlite.Connection, token: str) -> Invite | None:
+async def get(conn: Connection, token: str) -> Invite | None:
     if not TOKEN_PATTERN.match(token):
         return None
     async with conn.execute("SELECT * FROM invites WHERE token = ?", (token,)) as cursor:
@@ -75,7 +75,7 @@ async def get(conn: aiosqlite.Connection, token: str) -> Invite | None:
     return None if row is None else _invite(row)
 
 
-async def valid_for_person(conn: aiosqlite.Connection, person_id: int, now: datetime) -> Invite | None:
+async def valid_for_person(conn: Connection, person_id: int, now: datetime) -> Invite | None:
     """The newest unused, unexpired invite bound to this person (so a re-import issues no second link)."""
     async with conn.execute(
         "SELECT * FROM invites WHERE person_id = ? AND used_at IS NULL AND expires_at > ? "
@@ -87,7 +87,7 @@ async def valid_for_person(conn: aiosqlite.Connection, person_id: int, now: date
 
 
 async def consume(
-    conn: aiosqlite.Connection, token: str, *, person_id: int, now: datetime
+    conn: Connection, token: str, *, person_id: int, now: datetime
 ) -> Invite | InviteRefusal:
     """Spend the token for `person_id`, or say why not. Call inside a transaction."""
     if not TOKEN_PATTERN.match(token):

@@ -5,15 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from bot.clock import from_db, to_db
 from bot.domain.capacity import SeatState
 from bot.domain.meetings import KIND, Answer, AnswerLine, Meeting
-from bot.storage.db import Database
-
-Conn = aiosqlite.Connection
-Reader = Conn | Database
+from bot.storage.db import Connection, Database, Reader, Row
 
 _MEETING_SQL = (
     "SELECT m.*, e.capacity, e.starts_at, e.ends_at, e.state AS event_state FROM meetings m "
@@ -21,14 +16,9 @@ _MEETING_SQL = (
 )
 
 
-async def _all(reader: Reader, sql: str, params: tuple[Any, ...] = ()) -> list[aiosqlite.Row]:
-    if isinstance(reader, Database):
-        return await reader.fetch_all(sql, params)
-    async with reader.execute(sql, params) as cursor:
-        return list(await cursor.fetchall())
 
 
-def _meeting(row: aiosqlite.Row) -> Meeting:
+def _meeting(row: Row) -> Meeting:
     return Meeting(
         id=row["id"], title=row["title"], agenda=row["agenda"], place=row["place"],
         community_id=row["community_id"], topic_id=row["topic_id"], sequence=row["sequence"],
@@ -38,7 +28,7 @@ def _meeting(row: aiosqlite.Row) -> Meeting:
     )
 
 
-async def insert(conn: Conn, *, title: str, agenda: str, place: str, community_id: int | None,
+async def insert(conn: Connection, *, title: str, agenda: str, place: str, community_id: int | None,
                  topic_id: int | None, created_by: int, now: datetime) -> int:
     cursor = await conn.execute(
         "INSERT INTO meetings (title, agenda, place, community_id, topic_id, created_by, created_at) "
@@ -50,7 +40,7 @@ async def insert(conn: Conn, *, title: str, agenda: str, place: str, community_i
 
 
 async def get(reader: Reader, meeting_id: int) -> Meeting | None:
-    rows = await _all(reader, _MEETING_SQL + "WHERE m.id = ?", (meeting_id,))
+    rows = await reader.fetch_all(_MEETING_SQL + "WHERE m.id = ?", (meeting_id,))
     return _meeting(rows[0]) if rows else None
 
 
@@ -67,12 +57,12 @@ async def latest(db: Database, limit: int = 40) -> list[Meeting]:
     return [_meeting(r) for r in rows]
 
 
-async def bump_sequence(conn: Conn, meeting_id: int) -> None:
+async def bump_sequence(conn: Connection, meeting_id: int) -> None:
     """A calendar file's SEQUENCE: a calendar app replaces the event it knows by this UID."""
     await conn.execute("UPDATE meetings SET sequence = sequence + 1 WHERE id = ?", (meeting_id,))
 
 
-async def set_minutes(conn: Conn, meeting_id: int, minutes: str, by: int, now: datetime) -> bool:
+async def set_minutes(conn: Connection, meeting_id: int, minutes: str, by: int, now: datetime) -> bool:
     """Minutes are posted once; False when they already were."""
     cursor = await conn.execute(
         "UPDATE meetings SET minutes = ?, minutes_by = ?, minutes_at = ? WHERE id = ? AND minutes IS NULL",
@@ -85,12 +75,12 @@ async def set_minutes(conn: Conn, meeting_id: int, minutes: str, by: int, now: d
 
 
 async def answer_of(reader: Reader, meeting_id: int, person_id: int) -> Answer | None:
-    rows = await _all(reader, "SELECT answer FROM meeting_answers WHERE meeting_id = ? AND person_id = ?",
+    rows = await reader.fetch_all("SELECT answer FROM meeting_answers WHERE meeting_id = ? AND person_id = ?",
                       (meeting_id, person_id))
     return Answer(rows[0]["answer"]) if rows else None
 
 
-async def set_answer(conn: Conn, meeting_id: int, person_id: int, answer: Answer, now: datetime) -> None:
+async def set_answer(conn: Connection, meeting_id: int, person_id: int, answer: Answer, now: datetime) -> None:
     await conn.execute(
         "INSERT INTO meeting_answers (meeting_id, person_id, answer, answered_at) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (meeting_id, person_id) DO UPDATE SET answer = excluded.answer, "
@@ -99,7 +89,7 @@ async def set_answer(conn: Conn, meeting_id: int, person_id: int, answer: Answer
     )
 
 
-async def mark(conn: Conn, meeting_id: int, person_id: int, attended: bool) -> bool:
+async def mark(conn: Connection, meeting_id: int, person_id: int, attended: bool) -> bool:
     cursor = await conn.execute(
         "UPDATE meeting_answers SET attended = ? WHERE meeting_id = ? AND person_id = ?",
         (int(attended), meeting_id, person_id),
@@ -109,8 +99,7 @@ async def mark(conn: Conn, meeting_id: int, person_id: int, attended: bool) -> b
 
 async def answer_lines(reader: Reader, meeting_id: int) -> list[AnswerLine]:
     """Every answer with the person's name and seat: going (in queue order) first, then maybe, then no."""
-    rows = await _all(
-        reader,
+    rows = await reader.fetch_all(
         "SELECT a.person_id, p.name, a.answer, a.attended, s.state AS seat FROM meeting_answers a "
         "JOIN people p ON p.id = a.person_id "
         f"LEFT JOIN seats s ON s.kind = '{KIND}' AND s.event_id = a.meeting_id AND s.person_id = a.person_id "
@@ -127,7 +116,7 @@ async def answer_lines(reader: Reader, meeting_id: int) -> list[AnswerLine]:
 
 
 async def answered(reader: Reader, meeting_id: int) -> list[int]:
-    rows = await _all(reader, "SELECT person_id FROM meeting_answers WHERE meeting_id = ? ORDER BY person_id",
+    rows = await reader.fetch_all("SELECT person_id FROM meeting_answers WHERE meeting_id = ? ORDER BY person_id",
                       (meeting_id,))
     return [r["person_id"] for r in rows]
 
@@ -141,5 +130,5 @@ async def export_for(db: Database, person_id: int) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-async def erase_for(conn: Conn, person_id: int) -> None:
+async def erase_for(conn: Connection, person_id: int) -> None:
     await conn.execute("DELETE FROM meeting_answers WHERE person_id = ?", (person_id,))

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
 from bot.clock import to_db
 from bot.domain.people import Person, Role, RoleGrant, Scope, ScopeKind
-from bot.storage.db import Database
+from bot.storage.db import Connection, Database, Row
 
 _PERSON_COLUMNS = (
     "p.id, p.telegram_id, p.name, p.username, p.phone, p.locale, p.building_id, p.unit, p.verification, "
@@ -16,7 +14,7 @@ _PERSON_COLUMNS = (
 )
 
 
-def _person(row: aiosqlite.Row, grants: list[RoleGrant]) -> Person:
+def _person(row: Row, grants: list[RoleGrant]) -> Person:
     return Person(
         id=row["id"], telegram_id=row["telegram_id"], name=row["name"], username=row["username"],
         phone=row["phone"], locale=row["locale"], building_id=row["building_id"], unit=row["unit"],
@@ -78,7 +76,7 @@ async def with_role(db: Database, role: Role, scope: Scope) -> list[Person]:
 
 
 async def insert(
-    conn: aiosqlite.Connection, *, now: datetime, telegram_id: int | None, name: str,
+    conn: Connection, *, now: datetime, telegram_id: int | None, name: str,
     username: str | None = None, phone: str | None = None, locale: str | None = None,
     building_id: int | None = None, unit: str | None = None, verification: str = "unverified",
 ) -> int:
@@ -91,7 +89,7 @@ async def insert(
     return cursor.lastrowid
 
 
-async def grant(conn: aiosqlite.Connection, person_id: int, role: Role, scope: Scope, now: datetime) -> bool:
+async def grant(conn: Connection, person_id: int, role: Role, scope: Scope, now: datetime) -> bool:
     """Give a role; True when it is new."""
     cursor = await conn.execute(
         "INSERT OR IGNORE INTO roles (person_id, role, scope_kind, scope_id, granted_at) VALUES (?, ?, ?, ?, ?)",
@@ -100,7 +98,7 @@ async def grant(conn: aiosqlite.Connection, person_id: int, role: Role, scope: S
     return cursor.rowcount == 1
 
 
-async def revoke(conn: aiosqlite.Connection, person_id: int, role: Role, scope: Scope) -> bool:
+async def revoke(conn: Connection, person_id: int, role: Role, scope: Scope) -> bool:
     cursor = await conn.execute(
         "DELETE FROM roles WHERE person_id = ? AND role = ? AND scope_kind = ? AND scope_id = ?",
         (person_id, role.value, scope.kind.value, scope.id),
@@ -108,11 +106,11 @@ async def revoke(conn: aiosqlite.Connection, person_id: int, role: Role, scope: 
     return cursor.rowcount == 1
 
 
-async def set_locale(conn: aiosqlite.Connection, person_id: int, locale: str) -> None:
+async def set_locale(conn: Connection, person_id: int, locale: str) -> None:
     await conn.execute("UPDATE people SET locale = ? WHERE id = ?", (locale, person_id))
 
 
-async def mark_unreachable(conn: aiosqlite.Connection, telegram_id: int, reason: str, now: datetime) -> None:
+async def mark_unreachable(conn: Connection, telegram_id: int, reason: str, now: datetime) -> None:
     await conn.execute(
         "UPDATE people SET unreachable_at = ?, unreachable_reason = ? WHERE telegram_id = ? "
         "AND unreachable_at IS NULL",
@@ -120,7 +118,7 @@ async def mark_unreachable(conn: aiosqlite.Connection, telegram_id: int, reason:
     )
 
 
-async def mark_reachable(conn: aiosqlite.Connection, telegram_id: int) -> None:
+async def mark_reachable(conn: Connection, telegram_id: int) -> None:
     """A person who writes to the bot again has unblocked it."""
     await conn.execute(
         "UPDATE people SET unreachable_at = NULL, unreachable_reason = NULL WHERE telegram_id = ? "
@@ -130,7 +128,7 @@ async def mark_reachable(conn: aiosqlite.Connection, telegram_id: int) -> None:
 
 
 async def audit(
-    conn: aiosqlite.Connection, now: datetime, actor_id: int | None, action: str, subject: str = "",
+    conn: Connection, now: datetime, actor_id: int | None, action: str, subject: str = "",
     detail: str = "",
 ) -> None:
     await conn.execute(

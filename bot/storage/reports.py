@@ -10,14 +10,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from bot.clock import from_db, to_db
 from bot.domain.people import Role, Scope
 from bot.domain.reports import Channel, Report, ReportEvent, ReportState, public_number
-from bot.storage.db import Database
+from bot.storage.db import Connection, Database, Reader, Row
 
-Source = Database | aiosqlite.Connection
 _DATES = (
     "created_at",
     "assigned_at",
@@ -65,39 +62,31 @@ _UPDATABLE = frozenset(
 OPEN = "closed_at IS NULL"
 
 
-async def fetch_all(source: Source, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-    if isinstance(source, Database):
-        return await source.fetch_all(sql, tuple(params))
-    async with source.execute(sql, tuple(params)) as cursor:
-        return list(await cursor.fetchall())
 
 
-async def fetch_one(source: Source, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-    rows = await fetch_all(source, sql, params)
-    return rows[0] if rows else None
 
 
-def _report(row: aiosqlite.Row) -> Report:
+def _report(row: Row) -> Report:
     data = dict(row)
     for key in _DATES:
         data[key] = from_db(data[key]) if data[key] else None
     return Report.model_validate(data)
 
 
-async def next_number(conn: aiosqlite.Connection, year: int) -> str:
+async def next_number(conn: Connection, year: int) -> str:
     """The next public number of `year`, in the caller's transaction (so a rollback gives it back)."""
     await conn.execute(
         "INSERT INTO report_numbers (year, last) VALUES (?, 1) "
         "ON CONFLICT(year) DO UPDATE SET last = last + 1",
         (year,),
     )
-    row = await fetch_one(conn, "SELECT last FROM report_numbers WHERE year = ?", (year,))
+    row = await conn.fetch_one("SELECT last FROM report_numbers WHERE year = ?", (year,))
     assert row is not None
     return public_number(year, row[0])
 
 
 async def insert(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     *,
     now: datetime,
     number: str,
@@ -150,17 +139,17 @@ async def insert(
     return cursor.lastrowid
 
 
-async def get(source: Source, report_id: int) -> Report | None:
-    row = await fetch_one(source, f"SELECT {_COLUMNS} FROM reports WHERE id = ?", (report_id,))
+async def get(source: Reader, report_id: int) -> Report | None:
+    row = await source.fetch_one(f"SELECT {_COLUMNS} FROM reports WHERE id = ?", (report_id,))
     return None if row is None else _report(row)
 
 
-async def by_number(source: Source, number: str) -> Report | None:
-    row = await fetch_one(source, f"SELECT {_COLUMNS} FROM reports WHERE number = ?", (number,))
+async def by_number(source: Reader, number: str) -> Report | None:
+    row = await source.fetch_one(f"SELECT {_COLUMNS} FROM reports WHERE number = ?", (number,))
     return None if row is None else _report(row)
 
 
-async def update(conn: aiosqlite.Connection, report_id: int, now: datetime, **fields: Any) -> None:
+async def update(conn: Connection, report_id: int, now: datetime, **fields: Any) -> None:
     """Set columns of one report; datetimes are stored as UTC text, enums as their values."""
     unknown = set(fields) - _UPDATABLE
     if unknown:
@@ -173,7 +162,7 @@ async def update(conn: aiosqlite.Connection, report_id: int, now: datetime, **fi
 
 
 async def add_event(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     report_id: int,
     now: datetime,
     actor_id: int | None,
@@ -199,9 +188,8 @@ async def add_event(
     return cursor.lastrowid
 
 
-async def events(source: Source, report_id: int) -> list[ReportEvent]:
-    rows = await fetch_all(
-        source,
+async def events(source: Reader, report_id: int) -> list[ReportEvent]:
+    rows = await source.fetch_all(
         "SELECT id, at, actor_id, kind, from_state, to_state, detail FROM report_events "
         "WHERE report_id = ? ORDER BY id",
         (report_id,),
@@ -221,7 +209,7 @@ async def events(source: Source, report_id: int) -> list[ReportEvent]:
 
 
 async def add_media(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     report_id: int,
     now: datetime,
     added_by: int | None,
@@ -236,18 +224,18 @@ async def add_media(
     )
 
 
-async def media(source: Source, report_id: int, purpose: str | None = None) -> list[tuple[str, str, str]]:
+async def media(source: Reader, report_id: int, purpose: str | None = None) -> list[tuple[str, str, str]]:
     """(purpose, kind, file_id) in the order they were added."""
     sql = "SELECT purpose, kind, file_id FROM report_media WHERE report_id = ?"
     params: tuple[Any, ...] = (report_id,)
     if purpose is not None:
         sql += " AND purpose = ?"
         params += (purpose,)
-    rows = await fetch_all(source, sql + " ORDER BY id", params)
+    rows = await source.fetch_all(sql + " ORDER BY id", params)
     return [(r["purpose"], r["kind"], r["file_id"]) for r in rows]
 
 
-async def follow(conn: aiosqlite.Connection, report_id: int, person_id: int, now: datetime) -> bool:
+async def follow(conn: Connection, report_id: int, person_id: int, now: datetime) -> bool:
     """Subscribe to a report; True when new (and then the affected count rises)."""
     cursor = await conn.execute(
         "INSERT OR IGNORE INTO report_followers (report_id, person_id, followed_at) VALUES (?, ?, ?)",
@@ -259,23 +247,22 @@ async def follow(conn: aiosqlite.Connection, report_id: int, person_id: int, now
     return True
 
 
-async def followers(source: Source, report_id: int) -> list[int]:
-    rows = await fetch_all(
-        source,
+async def followers(source: Reader, report_id: int) -> list[int]:
+    rows = await source.fetch_all(
         "SELECT person_id FROM report_followers WHERE report_id = ? ORDER BY followed_at",
         (report_id,),
     )
     return [r[0] for r in rows]
 
 
-async def is_follower(source: Source, report_id: int, person_id: int) -> bool:
-    row = await fetch_one(
-        source, "SELECT 1 FROM report_followers WHERE report_id = ? AND person_id = ?", (report_id, person_id)
+async def is_follower(source: Reader, report_id: int, person_id: int) -> bool:
+    row = await source.fetch_one(
+        "SELECT 1 FROM report_followers WHERE report_id = ? AND person_id = ?", (report_id, person_id)
     )
     return row is not None
 
 
-async def move_followers(conn: aiosqlite.Connection, from_id: int, to_id: int, now: datetime) -> list[int]:
+async def move_followers(conn: Connection, from_id: int, to_id: int, now: datetime) -> list[int]:
     """Followers (and the reporter) of a merged duplicate follow the report it was merged into."""
     source = await get(conn, from_id)
     assert source is not None
@@ -293,16 +280,15 @@ async def move_followers(conn: aiosqlite.Connection, from_id: int, to_id: int, n
     return moved
 
 
-async def open_count(source: Source, person_id: int) -> int:
-    row = await fetch_one(
-        source, f"SELECT COUNT(*) FROM reports WHERE assignee_id = ? AND {OPEN}", (person_id,)
+async def open_count(source: Reader, person_id: int) -> int:
+    row = await source.fetch_one(
+        f"SELECT COUNT(*) FROM reports WHERE assignee_id = ? AND {OPEN}", (person_id,)
     )
     return int(row[0]) if row else 0
 
 
-async def filed_since(source: Source, reporter_id: int, since: datetime) -> int:
-    row = await fetch_one(
-        source,
+async def filed_since(source: Reader, reporter_id: int, since: datetime) -> int:
+    row = await source.fetch_one(
         "SELECT COUNT(*) FROM reports WHERE reporter_id = ? AND created_at >= ? AND channel = 'bot'",
         (reporter_id, to_db(since)),
     )
@@ -310,11 +296,10 @@ async def filed_since(source: Source, reporter_id: int, since: datetime) -> int:
 
 
 async def open_duplicates(
-    source: Source, building_id: int, category: str | None, since: datetime, *, exclude: int | None = None
+    source: Reader, building_id: int, category: str | None, since: datetime, *, exclude: int | None = None
 ) -> list[Report]:
     """Open reports in the same building (of the same category when given) since `since`, newest first."""
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         f"SELECT {_COLUMNS} FROM reports WHERE building_id = ? AND (? IS NULL OR category = ?) "
         f"AND created_at >= ? AND {OPEN} AND id != ? ORDER BY id DESC LIMIT 10",
         (building_id, category, category, to_db(since), exclude or 0),
@@ -322,12 +307,11 @@ async def open_duplicates(
     return [_report(r) for r in rows]
 
 
-async def least_loaded(conn: aiosqlite.Connection, role: Role, scope: Scope, now: datetime) -> int | None:
+async def least_loaded(conn: Connection, role: Role, scope: Scope, now: datetime) -> int | None:
     """Who takes a new task at this rung: of those holding `role` at `scope`, the one whose taker has the
     fewest open tasks (reachable ones first). Someone on leave (see 004_grid_ops.sql) is taken by their
     stand-in, so new tasks go to the stand-in."""
-    row = await fetch_one(
-        conn,
+    row = await conn.fetch_one(
         "SELECT COALESCE(l.stand_in_id, p.id) FROM people p JOIN roles r ON r.person_id = p.id "
         "LEFT JOIN leaves l ON l.person_id = p.id AND l.cancelled_at IS NULL AND l.starts_at <= ? "
         "AND l.ends_at > ? LEFT JOIN people s ON s.id = l.stand_in_id "
@@ -340,10 +324,9 @@ async def least_loaded(conn: aiosqlite.Connection, role: Role, scope: Scope, now
     return None if row is None else int(row[0])
 
 
-async def holders(source: Source, role: Role, scope: Scope) -> list[int]:
+async def holders(source: Reader, role: Role, scope: Scope) -> list[int]:
     """Everyone holding `role` at `scope` who can be written to."""
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         "SELECT p.id FROM people p JOIN roles r ON r.person_id = p.id WHERE r.role = ? AND r.scope_kind = ? "
         "AND r.scope_id = ? AND p.erased_at IS NULL AND p.telegram_id IS NOT NULL ORDER BY p.id",
         (role.value, scope.kind.value, scope.id),
@@ -351,10 +334,9 @@ async def holders(source: Source, role: Role, scope: Scope) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
-async def covering(source: Source, role: Role, scope: Scope, now: datetime) -> list[int]:
+async def covering(source: Reader, role: Role, scope: Scope, now: datetime) -> list[int]:
     """Like `holders`, with whoever is on leave at `now` replaced by their stand-in."""
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         "SELECT DISTINCT COALESCE(l.stand_in_id, p.id) FROM people p JOIN roles r ON r.person_id = p.id "
         "LEFT JOIN leaves l ON l.person_id = p.id AND l.cancelled_at IS NULL AND l.starts_at <= ? "
         "AND l.ends_at > ? WHERE r.role = ? AND r.scope_kind = ? AND r.scope_id = ? AND p.erased_at IS NULL "
@@ -382,20 +364,18 @@ _ACTIONABLE = f"{OPEN} AND state != 'resolved'"
 _UNACCEPTED = "state IN ('submitted', 'assigned', 'transferred')"
 
 
-async def actionable(source: Source) -> list[Report]:
+async def actionable(source: Reader) -> list[Report]:
     """Every assigned open task that waits for its assignee's work, nearest deadline first (daily digests)."""
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         f"SELECT {_COLUMNS} FROM reports WHERE assignee_id IS NOT NULL AND {_ACTIONABLE} "
         "ORDER BY due_at IS NULL, due_at, id",
     )
     return [_report(r) for r in rows]
 
 
-async def needing_attention(source: Source, grid_id: int, now: datetime) -> list[Report]:
+async def needing_attention(source: Reader, grid_id: int, now: datetime) -> list[Report]:
     """A grid's open reports that are overdue or not yet accepted, nearest deadline first."""
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         f"SELECT {_COLUMNS} FROM reports WHERE grid_id = ? AND {_ACTIONABLE} "
         f"AND ({_UNACCEPTED} OR due_at < ?) ORDER BY due_at IS NULL, due_at, id",
         (grid_id, to_db(now)),
@@ -403,10 +383,9 @@ async def needing_attention(source: Source, grid_id: int, now: datetime) -> list
     return [_report(r) for r in rows]
 
 
-async def open_assigned(source: Source, assignee_id: int, grid_id: int | None = None) -> list[Report]:
+async def open_assigned(source: Reader, assignee_id: int, grid_id: int | None = None) -> list[Report]:
     """Every open task of one person (of one grid when given), resolved ones included, oldest first."""
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         f"SELECT {_COLUMNS} FROM reports WHERE assignee_id = ? AND {OPEN} AND (? IS NULL OR grid_id = ?) "
         "ORDER BY id",
         (assignee_id, grid_id, grid_id),
@@ -456,7 +435,7 @@ async def in_scope(
     return [_report(r) for r in rows], int(total or 0)
 
 
-async def rate(conn: aiosqlite.Connection, report_id: int, person_id: int, stars: int, now: datetime) -> bool:
+async def rate(conn: Connection, report_id: int, person_id: int, stars: int, now: datetime) -> bool:
     """Record the reporter's rating; a second tap of another star changes it, True when stored."""
     cursor = await conn.execute(
         "INSERT INTO report_ratings (report_id, person_id, stars, rated_at) VALUES (?, ?, ?, ?) "
@@ -468,7 +447,7 @@ async def rate(conn: aiosqlite.Connection, report_id: int, person_id: int, stars
 
 
 async def set_rating_comment(
-    conn: aiosqlite.Connection, report_id: int, person_id: int, comment: str
+    conn: Connection, report_id: int, person_id: int, comment: str
 ) -> bool:
     cursor = await conn.execute(
         "UPDATE report_ratings SET comment = ? WHERE report_id = ? AND person_id = ?",
@@ -477,15 +456,15 @@ async def set_rating_comment(
     return cursor.rowcount == 1
 
 
-async def rating(source: Source, report_id: int) -> tuple[int, str | None] | None:
-    row = await fetch_one(
-        source, "SELECT stars, comment FROM report_ratings WHERE report_id = ?", (report_id,)
+async def rating(source: Reader, report_id: int) -> tuple[int, str | None] | None:
+    row = await source.fetch_one(
+        "SELECT stars, comment FROM report_ratings WHERE report_id = ?", (report_id,)
     )
     return None if row is None else (int(row["stars"]), row["comment"])
 
 
 async def add_question(
-    conn: aiosqlite.Connection, report_id: int, asker_id: int, question: str, now: datetime
+    conn: Connection, report_id: int, asker_id: int, question: str, now: datetime
 ) -> int:
     cursor = await conn.execute(
         "INSERT INTO report_questions (report_id, asker_id, question, asked_at) VALUES (?, ?, ?, ?)",
@@ -495,15 +474,14 @@ async def add_question(
     return cursor.lastrowid
 
 
-async def question(source: Source, question_id: int) -> aiosqlite.Row | None:
-    return await fetch_one(
-        source,
+async def question(source: Reader, question_id: int) -> Row | None:
+    return await source.fetch_one(
         "SELECT id, report_id, asker_id, question, answer FROM report_questions WHERE id = ?",
         (question_id,),
     )
 
 
-async def answer_question(conn: aiosqlite.Connection, question_id: int, answer: str, now: datetime) -> bool:
+async def answer_question(conn: Connection, question_id: int, answer: str, now: datetime) -> bool:
     """The first answer counts; a second tap or a replay changes nothing."""
     cursor = await conn.execute(
         "UPDATE report_questions SET answer = ?, answered_at = ? WHERE id = ? AND answer IS NULL",
@@ -512,7 +490,7 @@ async def answer_question(conn: aiosqlite.Connection, question_id: int, answer: 
     return cursor.rowcount == 1
 
 
-async def buildings(db: Database) -> list[aiosqlite.Row]:
+async def buildings(db: Database) -> list[Row]:
     """Every building with its grid and community, for picking where a problem is."""
     return await db.fetch_all(
         "SELECT b.id, b.code, b.name, b.lat, b.lon, b.grid_id, g.community_id FROM buildings b "

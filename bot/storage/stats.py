@@ -12,15 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from bot.clock import from_db, to_db
 from bot.domain import meetings, volunteering
 from bot.domain.patrols import PATROL_CATEGORY
 from bot.domain.people import Scope, ScopeKind
 from bot.domain.rates import Assigned, Closed, Rated
 from bot.domain.reports import Outcome
-from bot.storage.reports import Source, fetch_all, fetch_one
+from bot.storage.db import Connection, Reader
 
 
 def _in_scope(scope: Scope, alias: str = "r") -> tuple[str, list[Any]]:
@@ -51,11 +49,10 @@ class Count:
     count: int
 
 
-async def received(source: Source, scope: Scope, start: datetime, end: datetime) -> list[Count]:
+async def received(source: Reader, scope: Scope, start: datetime, end: datetime) -> list[Count]:
     """Reports filed in [start, end) by grid and category."""
     where, params = _in_scope(scope)
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         "SELECT r.grid_id, r.category, COUNT(*) AS n FROM reports r "
         f"WHERE r.created_at >= ? AND r.created_at < ?{where} GROUP BY r.grid_id, r.category",
         [*_range(start, end), *params],
@@ -63,11 +60,10 @@ async def received(source: Source, scope: Scope, start: datetime, end: datetime)
     return [Count(row["grid_id"], row["category"], row["n"]) for row in rows]
 
 
-async def overdue(source: Source, scope: Scope, now: datetime) -> list[Count]:
+async def overdue(source: Reader, scope: Scope, now: datetime) -> list[Count]:
     """Open reports past the deadline their assignee works to (those waiting for "is it fixed?" are not)."""
     where, params = _in_scope(scope)
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         "SELECT r.grid_id, r.category, COUNT(*) AS n FROM reports r WHERE r.closed_at IS NULL "
         f"AND r.due_at < ? AND r.state != 'resolved'{where} GROUP BY r.grid_id, r.category",
         [to_db(now), *params],
@@ -75,11 +71,10 @@ async def overdue(source: Source, scope: Scope, now: datetime) -> list[Count]:
     return [Count(row["grid_id"], row["category"], row["n"]) for row in rows]
 
 
-async def assigned(source: Source, scope: Scope, start: datetime, end: datetime) -> list[Assigned]:
+async def assigned(source: Reader, scope: Scope, start: datetime, end: datetime) -> list[Assigned]:
     """Reports first assigned in [start, end)."""
     where, params = _in_scope(scope)
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         "SELECT r.grid_id, r.category, r.assigned_at, r.accept_by, r.accepted_at FROM reports r "
         f"WHERE r.assigned_at >= ? AND r.assigned_at < ?{where}",
         [*_range(start, end), *params],
@@ -96,11 +91,10 @@ async def assigned(source: Source, scope: Scope, start: datetime, end: datetime)
     ]
 
 
-async def closed(source: Source, scope: Scope, start: datetime, end: datetime) -> list[Closed]:
+async def closed(source: Reader, scope: Scope, start: datetime, end: datetime) -> list[Closed]:
     """Reports closed in [start, end), whatever the outcome."""
     where, params = _in_scope(scope)
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         "SELECT r.grid_id, r.category, r.created_at, r.closed_at, r.outcome, r.resolved_at, r.reopen_count "
         f"FROM reports r WHERE r.closed_at >= ? AND r.closed_at < ?{where}",
         [*_range(start, end), *params],
@@ -119,11 +113,10 @@ async def closed(source: Source, scope: Scope, start: datetime, end: datetime) -
     ]
 
 
-async def rated(source: Source, scope: Scope, start: datetime, end: datetime) -> list[Rated]:
+async def rated(source: Reader, scope: Scope, start: datetime, end: datetime) -> list[Rated]:
     """Ratings given in [start, end), with the grid and category of the report rated."""
     where, params = _in_scope(scope)
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         "SELECT r.grid_id, r.category, g.rated_at, g.stars FROM report_ratings g "
         f"JOIN reports r ON r.id = g.report_id WHERE g.rated_at >= ? AND g.rated_at < ?{where}",
         [*_range(start, end), *params],
@@ -148,10 +141,9 @@ def _activities_in(scope: Scope) -> tuple[str, list[Any]]:
     return "", []
 
 
-async def volunteer_service(source: Source, scope: Scope, start: datetime, end: datetime) -> Service:
+async def volunteer_service(source: Reader, scope: Scope, start: datetime, end: datetime) -> Service:
     where, params = _activities_in(scope)
-    row = await fetch_one(
-        source,
+    row = await source.fetch_one(
         "SELECT COALESCE(SUM(vs.hours), 0) AS hours, COUNT(DISTINCT vs.person_id) AS people "
         "FROM slot_events e JOIN opportunities o ON o.id = e.event_id "
         "JOIN volunteer_service vs ON vs.opportunity_id = o.id "
@@ -173,13 +165,12 @@ class Attendance:
     marked: int
 
 
-async def meeting_attendance(source: Source, scope: Scope, start: datetime, end: datetime) -> Attendance:
+async def meeting_attendance(source: Reader, scope: Scope, start: datetime, end: datetime) -> Attendance:
     """A street scope counts every meeting; a community its own. Meetings have no grid."""
     where, params = "", []
     if scope.kind is ScopeKind.COMMUNITY:
         where, params = " AND m.community_id = ?", [scope.id]
-    row = await fetch_one(
-        source,
+    row = await source.fetch_one(
         "SELECT COUNT(DISTINCT m.id) AS meetings, "
         "COALESCE(SUM(a.answer = 'going'), 0) AS going, COALESCE(SUM(a.attended = 1), 0) AS present, "
         "COALESCE(SUM(a.attended IS NOT NULL), 0) AS marked "
@@ -192,7 +183,7 @@ async def meeting_attendance(source: Source, scope: Scope, start: datetime, end:
     return Attendance(int(row["meetings"]), int(row["going"]), int(row["present"]), int(row["marked"]))
 
 
-async def closed_topics(source: Source, scope: Scope, start: datetime, end: datetime) -> list[int]:
+async def closed_topics(source: Reader, scope: Scope, start: datetime, end: datetime) -> list[int]:
     """Deliberation topics whose vote closed in [start, end): a community's own (a whole-street
     consultation counts for the street), a grid's when it concerns a building there."""
     where, params = "", []
@@ -204,8 +195,7 @@ async def closed_topics(source: Source, scope: Scope, start: datetime, end: date
             "WHERE d.topic_id = t.id AND b.grid_id = ?)"
         )
         params = [scope.id]
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         "SELECT t.id FROM deliberation_topics t WHERE t.state = 'closed' AND t.closed_at >= ? "
         f"AND t.closed_at < ?{where} ORDER BY t.closed_at, t.id",
         [*_range(start, end), *params],
@@ -222,20 +212,19 @@ class Unit:
     community_id: int
 
 
-async def grids(source: Source) -> list[Unit]:
-    rows = await fetch_all(source, "SELECT id, name, community_id FROM grids ORDER BY code")
+async def grids(source: Reader) -> list[Unit]:
+    rows = await source.fetch_all("SELECT id, name, community_id FROM grids ORDER BY code")
     return [Unit(row["id"], row["name"], row["community_id"]) for row in rows]
 
 
-async def communities(source: Source) -> list[Unit]:
-    rows = await fetch_all(source, "SELECT id, name, id AS community_id FROM communities ORDER BY code")
+async def communities(source: Reader) -> list[Unit]:
+    rows = await source.fetch_all("SELECT id, name, id AS community_id FROM communities ORDER BY code")
     return [Unit(row["id"], row["name"], row["community_id"]) for row in rows]
 
 
-async def holders_by_scope(source: Source, role: str, kind: ScopeKind) -> dict[int, list[int]]:
+async def holders_by_scope(source: Reader, role: str, kind: ScopeKind) -> dict[int, list[int]]:
     """scope id → the people holding `role` there who can be written to."""
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         "SELECT r.scope_id, p.id FROM roles r JOIN people p ON p.id = r.person_id WHERE r.role = ? "
         "AND r.scope_kind = ? AND p.erased_at IS NULL AND p.telegram_id IS NOT NULL "
         "ORDER BY r.scope_id, p.id",
@@ -247,9 +236,9 @@ async def holders_by_scope(source: Source, role: str, kind: ScopeKind) -> dict[i
     return found
 
 
-async def timer_pending(conn: aiosqlite.Connection, kind: str, subject: str) -> bool:
-    row = await fetch_one(
-        conn, "SELECT 1 FROM timers WHERE kind = ? AND subject = ? AND state = 'pending'", [kind, subject]
+async def timer_pending(conn: Connection, kind: str, subject: str) -> bool:
+    row = await conn.fetch_one(
+        "SELECT 1 FROM timers WHERE kind = ? AND subject = ? AND state = 'pending'", [kind, subject]
     )
     return row is not None
 
@@ -290,11 +279,10 @@ class EventLine:
     to_state: str | None
 
 
-async def report_ids(source: Source, scope: Scope, start: datetime, end: datetime) -> list[int]:
+async def report_ids(source: Reader, scope: Scope, start: datetime, end: datetime) -> list[int]:
     """Reports filed in [start, end), oldest first."""
     where, params = _in_scope(scope)
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         f"SELECT r.id FROM reports r WHERE r.created_at >= ? AND r.created_at < ?{where} ORDER BY r.id",
         [*_range(start, end), *params],
     )
@@ -305,9 +293,8 @@ def _marks(ids: list[int]) -> str:
     return ",".join("?" * len(ids))
 
 
-async def report_lines(source: Source, ids: list[int]) -> list[ReportLine]:
-    rows = await fetch_all(
-        source,
+async def report_lines(source: Reader, ids: list[int]) -> list[ReportLine]:
+    rows = await source.fetch_all(
         "SELECT r.id, r.number, r.category, r.state, r.urgent, c.name AS community, g.name AS grid, "
         "r.channel, r.description, r.created_at, r.assigned_at, r.accept_by, r.accepted_at, r.fix_by, "
         "r.resolved_at, r.closed_at, r.outcome, r.reopen_count, r.affected_count, t.stars FROM reports r "
@@ -342,10 +329,9 @@ async def report_lines(source: Source, ids: list[int]) -> list[ReportLine]:
     ]
 
 
-async def event_lines(source: Source, ids: list[int]) -> dict[int, list[EventLine]]:
+async def event_lines(source: Reader, ids: list[int]) -> dict[int, list[EventLine]]:
     """Each report's events in order: when and what, never who or their words."""
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         f"SELECT report_id, at, kind, to_state FROM report_events WHERE report_id IN ({_marks(ids)}) "
         "ORDER BY report_id, id",
         ids,
@@ -358,11 +344,10 @@ async def event_lines(source: Source, ids: list[int]) -> dict[int, list[EventLin
     return found
 
 
-async def opportunity_ids(source: Source, scope: Scope, start: datetime, end: datetime) -> list[int]:
+async def opportunity_ids(source: Reader, scope: Scope, start: datetime, end: datetime) -> list[int]:
     """Volunteer activities in the scope that started in [start, end)."""
     where, params = _activities_in(scope)
-    rows = await fetch_all(
-        source,
+    rows = await source.fetch_all(
         "SELECT o.id FROM slot_events e JOIN opportunities o ON o.id = e.event_id "
         "WHERE e.kind = ? AND e.starts_at >= ? AND e.starts_at < ?" + where + " ORDER BY e.starts_at, o.id",
         [volunteering.KIND, *_range(start, end), *params],

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from bot.clock import from_db, to_db
 from bot.domain.capacity import SeatState
 from bot.domain.people import Scope, ScopeKind
@@ -24,9 +22,7 @@ from bot.domain.volunteering import (
     Volunteer,
     record_number,
 )
-from bot.storage.db import Database
-
-Conn = aiosqlite.Connection
+from bot.storage.db import Connection, Database, Reader, Row
 
 
 def _codes(value: str) -> list[str]:
@@ -42,14 +38,11 @@ async def community_of_grid(db: Database, grid_id: int) -> int | None:
     return None if value is None else int(value)
 
 
-async def person_name(conn: Conn, person_id: int) -> str:
-    row = await _one(conn, "SELECT name FROM people WHERE id = ?", (person_id,))
+async def person_name(conn: Connection, person_id: int) -> str:
+    row = await conn.fetch_one("SELECT name FROM people WHERE id = ?", (person_id,))
     return row["name"] if row else ""
 
 
-async def _one(conn: Conn, sql: str, params: tuple[object, ...]) -> aiosqlite.Row | None:
-    async with conn.execute(sql, params) as cursor:
-        return await cursor.fetchone()
 
 
 # ---- volunteers ------------------------------------------------------------------------------------
@@ -68,7 +61,7 @@ async def volunteer(db: Database, person_id: int) -> Volunteer | None:
 
 
 async def save_volunteer(
-    conn: Conn, person_id: int, skills: list[Skill], availability: list[Availability], now: datetime
+    conn: Connection, person_id: int, skills: list[Skill], availability: list[Availability], now: datetime
 ) -> None:
     await conn.execute(
         "INSERT INTO volunteers (person_id, skills, availability, consent_at, joined_at) VALUES (?, ?, ?, "
@@ -113,7 +106,7 @@ _PROJECT_SQL = (
 )
 
 
-def _project(row: aiosqlite.Row) -> Project:
+def _project(row: Row) -> Project:
     return Project(
         id=row["id"], name=row["name"], organisation=row["organisation"], description=row["description"],
         community_id=row["community_id"], community_name=row["community_name"],
@@ -122,7 +115,7 @@ def _project(row: aiosqlite.Row) -> Project:
 
 
 async def insert_project(
-    conn: Conn, *, name: str, organisation: str, description: str, community_id: int, created_by: int,
+    conn: Connection, *, name: str, organisation: str, description: str, community_id: int, created_by: int,
     now: datetime,
 ) -> int:
     cursor = await conn.execute(
@@ -135,7 +128,7 @@ async def insert_project(
     return cursor.lastrowid
 
 
-async def set_project_status(conn: Conn, project_id: int, status: ProjectStatus) -> bool:
+async def set_project_status(conn: Connection, project_id: int, status: ProjectStatus) -> bool:
     cursor = await conn.execute(
         "UPDATE volunteer_projects SET status = ? WHERE id = ? AND status != ?",
         (status.value, project_id, status.value),
@@ -172,7 +165,7 @@ _OPPORTUNITY_FROM = (
 _OPPORTUNITY_SQL = f"SELECT {_OPPORTUNITY_COLUMNS} {_OPPORTUNITY_FROM}"
 
 
-def _opportunity(row: aiosqlite.Row) -> Opportunity:
+def _opportunity(row: Row) -> Opportunity:
     return Opportunity(
         id=row["id"], title=row["title"], description=row["description"],
         scope=Scope(kind=ScopeKind(row["scope_kind"]), id=row["scope_id"]), community_id=row["community_id"],
@@ -184,7 +177,7 @@ def _opportunity(row: aiosqlite.Row) -> Opportunity:
 
 
 async def insert_opportunity(
-    conn: Conn, *, title: str, description: str, scope: Scope, community_id: int | None, place: str,
+    conn: Connection, *, title: str, description: str, scope: Scope, community_id: int | None, place: str,
     skills: list[Skill], hours: float, points: int, project_id: int | None, created_by: int, now: datetime,
 ) -> int:
     cursor = await conn.execute(
@@ -203,9 +196,9 @@ async def opportunity(db: Database, opportunity_id: int) -> Opportunity | None:
     return None if row is None else _opportunity(row)
 
 
-async def opportunity_in(conn: Conn, opportunity_id: int) -> Opportunity | None:
+async def opportunity_in(conn: Connection, opportunity_id: int) -> Opportunity | None:
     """The same, read inside a transaction (sees its uncommitted changes)."""
-    row = await _one(conn, _OPPORTUNITY_SQL + "WHERE o.id = ?", (opportunity_id,))
+    row = await conn.fetch_one(_OPPORTUNITY_SQL + "WHERE o.id = ?", (opportunity_id,))
     return None if row is None else _opportunity(row)
 
 
@@ -267,7 +260,7 @@ _SERVICE_SQL = (
 )
 
 
-def _entry(row: aiosqlite.Row) -> ServiceEntry:
+def _entry(row: Row) -> ServiceEntry:
     return ServiceEntry(
         seat_id=row["seat_id"], opportunity_id=row["opportunity_id"], title=row["title"],
         starts_at=from_db(row["starts_at"]), person_id=row["person_id"], person_name=row["person_name"],
@@ -289,7 +282,7 @@ async def service_of_person(db: Database, person_id: int) -> list[ServiceEntry]:
     return [_entry(r) for r in rows]
 
 
-async def service_of(db: Database, opportunity_ids: list[int]) -> list[ServiceEntry]:
+async def service_of(db: Reader, opportunity_ids: list[int]) -> list[ServiceEntry]:
     """Attendance at these activities, for a roster or an export."""
     if not opportunity_ids:
         return []
@@ -301,12 +294,12 @@ async def service_of(db: Database, opportunity_ids: list[int]) -> list[ServiceEn
     return [_entry(r) for r in rows]
 
 
-async def code_of(conn: Conn, seat_id: int) -> str | None:
-    row = await _one(conn, "SELECT checkin_code FROM volunteer_service WHERE seat_id = ?", (seat_id,))
+async def code_of(conn: Connection, seat_id: int) -> str | None:
+    row = await conn.fetch_one("SELECT checkin_code FROM volunteer_service WHERE seat_id = ?", (seat_id,))
     return None if row is None else row["checkin_code"]
 
 
-async def set_code(conn: Conn, *, seat_id: int, opportunity_id: int, person_id: int, code: str) -> bool:
+async def set_code(conn: Connection, *, seat_id: int, opportunity_id: int, person_id: int, code: str) -> bool:
     """Give a seat its check-in code; False when the code is taken at this activity (pick another)."""
     cursor = await conn.execute(
         "INSERT INTO volunteer_service (seat_id, opportunity_id, person_id, checkin_code) VALUES (?, ?, ?, "
@@ -319,16 +312,16 @@ async def set_code(conn: Conn, *, seat_id: int, opportunity_id: int, person_id: 
     return cursor.rowcount == 1
 
 
-async def seat_by_code(conn: Conn, opportunity_id: int, code: str) -> int | None:
-    row = await _one(
-        conn, "SELECT seat_id FROM volunteer_service WHERE opportunity_id = ? AND checkin_code = ?",
+async def seat_by_code(conn: Connection, opportunity_id: int, code: str) -> int | None:
+    row = await conn.fetch_one(
+        "SELECT seat_id FROM volunteer_service WHERE opportunity_id = ? AND checkin_code = ?",
         (opportunity_id, code),
     )
     return None if row is None else row["seat_id"]
 
 
 async def mark(
-    conn: Conn, *, seat_id: int, opportunity_id: int, person_id: int, status: ServiceStatus,
+    conn: Connection, *, seat_id: int, opportunity_id: int, person_id: int, status: ServiceStatus,
     method: CheckInMethod | None, hours: float, by: int, now: datetime,
 ) -> bool:
     """Record attended or no-show once: a second mark of a seat already marked changes nothing."""
@@ -345,12 +338,12 @@ async def mark(
     return cursor.rowcount == 1
 
 
-async def status_of(conn: Conn, seat_id: int) -> ServiceStatus | None:
-    row = await _one(conn, "SELECT status FROM volunteer_service WHERE seat_id = ?", (seat_id,))
+async def status_of(conn: Connection, seat_id: int) -> ServiceStatus | None:
+    row = await conn.fetch_one("SELECT status FROM volunteer_service WHERE seat_id = ?", (seat_id,))
     return None if row is None else ServiceStatus(row["status"])
 
 
-async def verify(conn: Conn, *, seat_ids: list[int], points: int, by: int, now: datetime) -> list[int]:
+async def verify(conn: Connection, *, seat_ids: list[int], points: int, by: int, now: datetime) -> list[int]:
     """Verify the hours of attended seats and grant their points; returns the seats verified now."""
     verified = []
     for seat_id in seat_ids:
@@ -378,7 +371,7 @@ async def roster_lines(db: Database, opportunity_id: int) -> list[RosterLine]:
                        service=ServiceStatus(r["status"]) if r["status"] else None) for r in rows]
 
 
-async def attended(conn: Conn, opportunity_id: int) -> dict[int, tuple[int, float]]:
+async def attended(conn: Connection, opportunity_id: int) -> dict[int, tuple[int, float]]:
     """Seats checked in and not yet verified: seat id → (person id, hours)."""
     async with conn.execute(
         "SELECT seat_id, person_id, hours FROM volunteer_service WHERE opportunity_id = ? AND status = "
@@ -392,7 +385,7 @@ async def attended(conn: Conn, opportunity_id: int) -> dict[int, tuple[int, floa
 
 
 async def insert_record(
-    conn: Conn, *, person_id: int, hours: float, points: int, activities: int, now: datetime
+    conn: Connection, *, person_id: int, hours: float, points: int, activities: int, now: datetime
 ) -> str:
     """Store an issued record and return the number printed on it."""
     cursor = await conn.execute(
@@ -433,7 +426,7 @@ async def export_person(db: Database, person_id: int) -> list[dict[str, Any]]:
             + [{"service": dict(r)} for r in service] + [{"service_record": dict(r)} for r in records])
 
 
-async def erase_person(conn: Conn, person_id: int) -> None:
+async def erase_person(conn: Connection, person_id: int) -> None:
     """Forget skills, codes and issued records; attendance and hours stay, tied to the anonymised person."""
     await conn.execute("UPDATE volunteer_service SET checkin_code = NULL WHERE person_id = ?", (person_id,))
     await conn.execute("DELETE FROM volunteers WHERE person_id = ?", (person_id,))

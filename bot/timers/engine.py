@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import aiosqlite
-
 from bot.clock import from_db, to_db
+from bot.storage.db import Connection, Row
 
 if TYPE_CHECKING:
     from bot.services.container import Services
@@ -46,14 +45,14 @@ class TimerRow:
     attempts: int
 
     @classmethod
-    def from_row(cls, row: aiosqlite.Row) -> TimerRow:
+    def from_row(cls, row: Row) -> TimerRow:
         return cls(
             id=row["id"], kind=row["kind"], subject=row["subject"], due_at=from_db(row["due_at"]),
             payload=json.loads(row["payload"]), attempts=row["attempts"],
         )
 
 
-TimerHandler = Callable[["Services", aiosqlite.Connection, TimerRow], Awaitable[None]]
+TimerHandler = Callable[["Services", Connection, TimerRow], Awaitable[None]]
 _handlers: dict[str, TimerHandler] = {}
 
 
@@ -67,7 +66,7 @@ def register_timer(kind: str, handler: TimerHandler) -> None:
 
 
 async def schedule(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     *,
     kind: str,
     subject: str,
@@ -88,7 +87,7 @@ async def schedule(
     return int(row[0])
 
 
-async def cancel(conn: aiosqlite.Connection, *, kind: str, subject: str) -> int:
+async def cancel(conn: Connection, *, kind: str, subject: str) -> int:
     """Cancel the pending row of (kind, subject); returns how many were cancelled (0 or 1)."""
     cursor = await conn.execute(
         "UPDATE timers SET state = 'cancelled' WHERE kind = ? AND subject = ? AND state = 'pending'",
@@ -97,7 +96,7 @@ async def cancel(conn: aiosqlite.Connection, *, kind: str, subject: str) -> int:
     return cursor.rowcount
 
 
-async def move(conn: aiosqlite.Connection, *, kind: str, subject: str, due_at: datetime) -> int:
+async def move(conn: Connection, *, kind: str, subject: str, due_at: datetime) -> int:
     """Move the pending row of (kind, subject) to `due_at`; it fires then and not at the old time.
 
     Returns how many rows moved: 0 when nothing was pending (already fired or cancelled).
