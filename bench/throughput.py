@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update  # noqa: E402
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update  # noqa: E402
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler  # noqa: E402
 
 from bot.app import build_application  # noqa: E402
@@ -88,6 +88,55 @@ class Resident:
                                       deliver=False)
 
 
+class TrafficMeter:
+    """Time spent on Telegram traffic: PTB parsing each incoming update, building each request and parsing
+    its result, and the fake Bot API answering. Any bot that receives these updates and makes these calls
+    pays it whatever it does besides, so it bounds the ratio: the full bot's traffic alone, with no work
+    of its own, would run at bare_updates_per_s * bare_ms / traffic_ms of it.
+
+    It wraps three PTB methods for the whole process (a benchmark, never the bot); the fake answers
+    without suspending, so the timed spans do not overlap."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._in_update = False
+
+    def install(self) -> None:
+        meter = self
+        post, message_de_json, update_de_json = Bot._post, Message.de_json.__func__, Update.de_json.__func__
+
+        async def timed_post(bot: Bot, *args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return await post(bot, *args, **kwargs)
+            finally:
+                meter.seconds += time.perf_counter() - began
+
+        def timed_message(cls: type[Message], data: JSON | None, bot: Bot | None = None) -> Message | None:
+            if meter._in_update:  # counted with its update
+                return message_de_json(cls, data, bot)
+            began = time.perf_counter()
+            try:
+                return message_de_json(cls, data, bot)
+            finally:
+                meter.seconds += time.perf_counter() - began
+
+        def timed_update(cls: type[Update], data: JSON | None, bot: Bot | None = None) -> Update | None:
+            began, meter._in_update = time.perf_counter(), True
+            try:
+                return update_de_json(cls, data, bot)
+            finally:
+                meter._in_update = False
+                meter.seconds += time.perf_counter() - began
+
+        Bot._post = timed_post  # type: ignore[method-assign]
+        Message.de_json = classmethod(timed_message)  # type: ignore[method-assign, assignment]
+        Update.de_json = classmethod(timed_update)  # type: ignore[method-assign, assignment]
+
+
+TRAFFIC = TrafficMeter()
+
+
 @dataclass
 class Run:
     """One measured run: how many updates, how long, what they cost."""
@@ -96,12 +145,16 @@ class Run:
     presses: int = 0
     seconds: float = 0.0
     cpu_seconds: float = 0.0
+    traffic_seconds: float = 0.0
     calls: int = 0
     took: list[float] = field(default_factory=list)  # per update: processing, or arrival to handled
 
     @property
     def per_second(self) -> float:
         return self.updates / self.seconds
+
+    def ms_per_update(self, seconds: float) -> float:
+        return seconds / self.updates * 1000
 
     def describe(self) -> str:
         return (
@@ -171,7 +224,7 @@ class Bench:
         """Every resident files one report; round-robin, so updates interleave as from a crowd."""
         run = Run()
         active = deque(self.residents)
-        calls, cpu, start = self.calls(), time.process_time(), time.perf_counter()
+        calls, cpu, traffic, start = self.calls(), time.process_time(), TRAFFIC.seconds, time.perf_counter()
         while active:
             resident = active.popleft()
             data = resident.next_update()
@@ -187,6 +240,7 @@ class Bench:
         await sender.drain()
         run.seconds = time.perf_counter() - start
         run.cpu_seconds = time.process_time() - cpu
+        run.traffic_seconds = TRAFFIC.seconds - traffic
         run.calls = self.calls() - calls
         return run
 
@@ -254,7 +308,7 @@ async def bare_bot(updates: int, presses: float) -> Run:
     people = [int(core.add_user(f"Resident {n}")["id"]) for n in range(1000)]
     pick = random.Random(SEED)
     run = Run()
-    calls, cpu, start = sum(core.calls.values()), time.process_time(), time.perf_counter()
+    calls, cpu, traffic, start = sum(core.calls.values()), time.process_time(), TRAFFIC.seconds, time.perf_counter()
     for n in range(updates):
         person = people[n % len(people)]
         answered = [r for r in core.history(person) if r.from_bot][-1:]
@@ -268,6 +322,7 @@ async def bare_bot(updates: int, presses: float) -> Run:
         run.updates += 1
     run.seconds = time.perf_counter() - start
     run.cpu_seconds = time.process_time() - cpu
+    run.traffic_seconds = TRAFFIC.seconds - traffic
     run.calls = sum(core.calls.values()) - calls
     await app.shutdown()
     return run
@@ -294,8 +349,21 @@ async def measure(residents: int, offered_seconds: float, profile: bool) -> None
             await bench.stop()
     bare = await bare_bot(full.updates, full.presses / full.updates)
     print(f"bare PTB bot: {bare.describe()}")
+    print(traffic(full, bare))
     print(aims(full, offered, bare))
     print(result_line(full, offered, bare))
+
+
+def traffic(full: Run, bare: Run) -> str:
+    """How much of each update is Telegram traffic, and the ratio that traffic alone would allow."""
+    full_ms, bare_ms = full.ms_per_update(full.seconds), bare.ms_per_update(bare.seconds)
+    full_io, bare_io = full.ms_per_update(full.traffic_seconds), bare.ms_per_update(bare.traffic_seconds)
+    return (
+        f"telegram traffic per update (parsing updates, building requests, parsing results, the fake Bot API): "
+        f"full {full_io:.3f} of {full_ms:.3f} ms, bare {bare_io:.3f} of {bare_ms:.3f} ms; "
+        f"the full bot's own work {full_ms - full_io:.3f} ms; "
+        f"its traffic alone would allow ratio {bare_ms / full_io:.2f}"
+    )
 
 
 def aims(full: Run, offered: Run, bare: Run) -> str:
@@ -339,6 +407,7 @@ def main() -> None:
     args = parser.parse_args()
     residents = args.residents or (150 if args.quick else 1000)
     offered_seconds = args.offered_seconds or (4.0 if args.quick else 20.0)
+    TRAFFIC.install()
     asyncio.run(measure(residents, offered_seconds, args.profile))
 
 
