@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -61,6 +62,36 @@ async def test_keyed_reads_answer_at_once_and_long_scans_let_other_people_be_ser
     assert await db.background.fetch_value(scan) == 200000 * 200001 // 2
     assert turns > before  # the loop went on while the scan ran elsewhere
     other.cancel()
+
+
+async def test_a_write_waits_for_another_process_without_freezing_the_bot(db: Database) -> None:
+    """A CLI import holding the write lock delays the bot's next write, but replies keep flowing meanwhile."""
+    other = sqlite3.connect(db.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO communities (code, name) VALUES ('CLI', 'imported')")
+    turns = 0
+
+    async def someone_else() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    async def bot_write() -> None:
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO communities (code, name) VALUES ('BOT', 'from the bot')")
+
+    served = asyncio.create_task(someone_else())
+    write = asyncio.create_task(bot_write())
+    await asyncio.sleep(0.1)
+    assert not write.done() and turns > 10  # waiting, and the loop is free
+    assert await db.fetch_value("SELECT COUNT(*) FROM communities") == 0  # reads go on too
+    other.execute("COMMIT")
+    other.close()
+    await asyncio.wait_for(write, timeout=5)
+    served.cancel()
+    names = [r[0] for r in await db.fetch_all("SELECT name FROM communities ORDER BY code")]
+    assert names == ["from the bot", "imported"]
 
 
 async def test_a_cancelled_transaction_rolls_back(db: Database) -> None:

@@ -6,7 +6,7 @@ on the throughput benchmark, hops were most of an update's cost. So the writer a
 sqlite3 connections used on the event loop's own thread, behind the same awaitable shape as aiosqlite
 (`await conn.execute(...)`, `async with conn.execute(...) as cursor`), so callers are written as if
 they could suspend and stay correct if a statement ever moves off the loop. Long scans (the dashboard,
-exports, digests, backups) go to `background`, an aiosqlite connection on its own thread, so that a
+exports, backups) go to `background`, an aiosqlite connection on its own thread, so that a
 heavy query never stalls everyone else's replies.
 
 All writes go through `transaction()`: an asyncio lock (a transaction may await other work, and every
@@ -30,7 +30,12 @@ from typing import Any, Protocol
 import aiosqlite
 
 MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+# How long a write waits for another process (a CLI import, say) to finish its write.
 BUSY_TIMEOUT_MS = 5000
+# How long a statement on the event loop may block in SQLite itself; the writer waits for the write lock
+# in short asynchronous sleeps instead, so that a long write elsewhere never freezes the bot.
+_INLINE_BUSY_MS = 50
+_LOCK_RETRY_SECONDS = 0.01
 
 Row = sqlite3.Row
 Params = Iterable[Any] | dict[str, Any]
@@ -89,9 +94,22 @@ class Connection:
     def open(cls, path: Path) -> Connection:
         raw = sqlite3.connect(path, isolation_level=None)
         raw.row_factory = sqlite3.Row
-        for pragma in _PRAGMAS:
+        for pragma in _pragmas(_INLINE_BUSY_MS):
             raw.execute(pragma)
         return cls(raw)
+
+    async def begin(self) -> None:
+        """BEGIN IMMEDIATE, waiting for another process's write without blocking the event loop."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                self._raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or loop.time() >= give_up:
+                    raise
+            await asyncio.sleep(_LOCK_RETRY_SECONDS)
 
     def execute(self, sql: str, params: Params = ()) -> Cursor:
         return Cursor(self._raw.execute(sql, params))
@@ -124,7 +142,7 @@ class BackgroundReader:
     async def open(cls, path: Path) -> BackgroundReader:
         conn = await aiosqlite.connect(path, isolation_level=None)
         conn.row_factory = sqlite3.Row
-        for pragma in _PRAGMAS:
+        for pragma in _pragmas(BUSY_TIMEOUT_MS):
             await conn.execute(pragma)
         return cls(conn)
 
@@ -146,12 +164,13 @@ class BackgroundReader:
         await self._conn.close()
 
 
-_PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
-    "PRAGMA foreign_keys=ON",
-    f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
-    "PRAGMA synchronous=NORMAL",
-)
+def _pragmas(busy_ms: int) -> tuple[str, ...]:
+    return (
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA foreign_keys=ON",
+        f"PRAGMA busy_timeout={busy_ms}",
+        "PRAGMA synchronous=NORMAL",
+    )
 
 
 class AlreadyRunning(Exception):
@@ -221,7 +240,7 @@ class Database:
         assert self._writer is not None, "database is not open"
         async with self._lock:
             conn = self._writer
-            conn.execute("BEGIN IMMEDIATE")
+            await conn.begin()
             try:
                 yield conn
             except BaseException:
