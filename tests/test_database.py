@@ -42,26 +42,34 @@ async def test_two_interleaved_writers_never_commit_each_others_work(db: Databas
     assert names == ["complete"]
 
 
+class SomeoneElse:
+    """Another person being served: counts how often the event loop gets round to them."""
+
+    def __init__(self) -> None:
+        self.turns = 0
+        self._task = asyncio.create_task(self._served())
+
+    async def _served(self) -> None:
+        while True:
+            self.turns += 1
+            await asyncio.sleep(0)
+
+    def leave(self) -> None:
+        self._task.cancel()
+
+
 async def test_keyed_reads_answer_at_once_and_long_scans_let_other_people_be_served(db: Database) -> None:
     """A lookup runs on the event loop (a thread hop would cost more than the query); a dashboard-sized scan
     runs on the background reader's thread, so the loop keeps serving while it works."""
-    turns = 0
-
-    async def someone_else() -> None:
-        nonlocal turns
-        while True:
-            turns += 1
-            await asyncio.sleep(0)
-
-    other = asyncio.create_task(someone_else())
+    other = SomeoneElse()
     await asyncio.sleep(0)
-    before = turns
+    before = other.turns
     assert await db.fetch_value("SELECT COUNT(*) FROM communities") == 0
-    assert turns == before  # nobody else ran: the read never suspended
+    assert other.turns == before  # nobody else ran: the read never suspended
     scan = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) SELECT SUM(i) FROM n"
     assert await db.background.fetch_value(scan) == 200000 * 200001 // 2
-    assert turns > before  # the loop went on while the scan ran elsewhere
-    other.cancel()
+    assert other.turns > before  # the loop went on while the scan ran elsewhere
+    other.leave()
 
 
 async def test_a_write_waits_for_another_process_without_freezing_the_bot(db: Database) -> None:
@@ -69,27 +77,20 @@ async def test_a_write_waits_for_another_process_without_freezing_the_bot(db: Da
     other = sqlite3.connect(db.path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
     other.execute("INSERT INTO communities (code, name) VALUES ('CLI', 'imported')")
-    turns = 0
-
-    async def someone_else() -> None:
-        nonlocal turns
-        while True:
-            turns += 1
-            await asyncio.sleep(0)
 
     async def bot_write() -> None:
         async with db.transaction() as conn:
             await conn.execute("INSERT INTO communities (code, name) VALUES ('BOT', 'from the bot')")
 
-    served = asyncio.create_task(someone_else())
+    resident = SomeoneElse()
     write = asyncio.create_task(bot_write())
     await asyncio.sleep(0.1)
-    assert not write.done() and turns > 10  # waiting, and the loop is free
+    assert not write.done() and resident.turns > 10  # waiting, and the loop is free
     assert await db.fetch_value("SELECT COUNT(*) FROM communities") == 0  # reads go on too
     other.execute("COMMIT")
     other.close()
     await asyncio.wait_for(write, timeout=5)
-    served.cancel()
+    resident.leave()
     names = [r[0] for r in await db.fetch_all("SELECT name FROM communities ORDER BY code")]
     assert names == ["from the bot", "imported"]
 
