@@ -39,6 +39,7 @@ from bot.domain.reports import (
     Categories,
     Category,
     Channel,
+    Deadlines,
     FixedAnswer,
     IllegalTransition,
     Report,
@@ -306,12 +307,19 @@ def subject(report_id: int) -> str:
     return str(report_id)
 
 
+def sla_window(services: Services, report: Report, start: datetime, *, fix: bool) -> Deadlines:
+    """The sign-for window (the fix window with `fix`) from `start`, by the report's category and urgency:
+    the one computation behind every SLA deadline, so a recomputed deadline matches a first one."""
+    category = categories(services)[report.category]
+    hours = category.fix_by_hours if fix else category.accept_by_hours
+    return window(services.calendar, start, hours, urgent=report.urgent)
+
+
 async def start_accept_clock(
     services: Services, conn: Connection, report: Report, now: datetime, assignment_event: int
 ) -> datetime:
     """The sign-for window of a new assignment: a reminder half-way, supervision at the deadline."""
-    category = categories(services)[report.category]
-    deadlines = window(services.calendar, now, category.accept_by_hours, urgent=report.urgent)
+    deadlines = sla_window(services, report, now, fix=False)
     payload = {"assignment": assignment_event}
     await schedule(
         conn, kind=ACCEPT_REMIND, subject=subject(report.id), due_at=deadlines.remind_at, payload=payload
@@ -330,8 +338,7 @@ async def stop_accept_clock(conn: Connection, report_id: int) -> None:
 async def start_fix_clock(
     services: Services, conn: Connection, report: Report, now: datetime
 ) -> datetime:
-    category = categories(services)[report.category]
-    deadlines = window(services.calendar, now, category.fix_by_hours, urgent=report.urgent)
+    deadlines = sla_window(services, report, now, fix=True)
     await schedule(conn, kind=FIX_REMIND, subject=subject(report.id), due_at=deadlines.remind_at)
     await schedule(conn, kind=FIX_DUE, subject=subject(report.id), due_at=deadlines.due_at)
     return deadlines.due_at

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.delivery.outbox import Button, Tr
+from bot.clock import to_db
+from bot.delivery.outbox import Button, Param, Tr
 from bot.domain.patrols import PATROL_CATEGORY
 from bot.domain.people import Person, Role
-from bot.domain.reports import BEING_FIXED, NOTE_MAX, Report, clean_text
+from bot.domain.reports import BEING_FIXED, NOTE_MAX, Deadlines, Report, clean_text
 from bot.domain.reports import ReportState as S
 from bot.i18n import N_
 from bot.services import routing
 from bot.services.container import Services
 from bot.services.reports import (
+    ACCEPT_DUE,
     ACCEPT_REMIND,
+    FIX_DUE,
+    FIX_REMIND,
+    FOR_ASSIGNMENT,
     STALE,
     UNKNOWN,
     VERIFY_DUE,
@@ -36,6 +41,7 @@ from bot.services.reports import (
     push,
     refreshed,
     reporter_contact,
+    sla_window,
     stop_accept_clock,
     stop_all_clocks,
     stop_fix_clock,
@@ -46,6 +52,7 @@ from bot.storage import people
 from bot.storage import reports as store
 from bot.storage.db import Connection
 from bot.timers.engine import cancel, schedule
+from bot.timers.engine import move as move_timer
 
 STATUS_NOTICE = N_("Report {number} ({category}) is now {status}.")
 HANDLER_NOTICE = N_("Report {number} ({category}) is now handled by {handler}.")
@@ -418,6 +425,8 @@ async def merge(services: Services, staff: Person, report_id: int, into_id: int)
 
 
 async def change_category(services: Services, staff: Person, report_id: int, code: str) -> Report:
+    """Re-categorise an open report: the deadlines still running follow the new category's hours from when
+    their clocks started (one now past escalates at the next timer tick), and the assignee hears them."""
     if choosable(services, code) is None:
         raise Refused(STALE)
     now = services.clock.now()
@@ -425,11 +434,83 @@ async def change_category(services: Services, staff: Person, report_id: int, cod
         report = await _overseen(conn, staff, report_id)
         if not report.is_open or report.category == PATROL_CATEGORY:
             raise Refused(STALE)
+        if report.category == code:  # a double tap: the first one did it
+            return report
         await store.update(conn, report.id, now, category=code)
-        await store.add_event(
-            conn, report.id, now, staff.id, "category_changed", detail=f"{report.category}→{code}"
+        moved = await _retime_clocks(services, conn, await refreshed(conn, report.id), now)
+        moves = [f"{name}→{to_db(at)}" for name, at in moved.items()]
+        detail = " ".join([f"{report.category}→{code}", *moves])
+        await store.add_event(conn, report.id, now, staff.id, "category_changed", detail=detail)
+        updated = await refreshed(conn, report.id)
+        if updated.assignee_id is not None and updated.assignee_id != staff.id:
+            template, deadlines = _category_notice(updated)
+            base = about(services, updated)
+            await push(
+                conn,
+                now,
+                [updated.assignee_id],
+                template,
+                lambda _, loc: {**base(_, loc), **deadlines},
+                buttons=_open_task_button(updated.id),
+                reason=(FOR_ASSIGNMENT, updated.assignment_event or 0),
+                urgent=updated.urgent,
+            )
+        return updated
+
+
+def _category_notice(report: Report) -> tuple[str, dict[str, Param]]:
+    """What the assignee of a re-categorised task is told: the deadlines they now work to, if any run."""
+    if report.state is S.ASSIGNED and report.due_at is not None and report.fix_by is not None:
+        return (
+            N_("🏷 Task {number} is now {category}: accept by {accept_by}, fix by {fix_by}."),
+            {"accept_by": report.due_at, "fix_by": report.fix_by},
         )
-        return await refreshed(conn, report.id)
+    if report.state in BEING_FIXED and report.due_at is not None:
+        return N_("🏷 Task {number} is now {category}; fix by {fix_by}."), {"fix_by": report.due_at}
+    return N_("🏷 Task {number} is now {category}."), {}
+
+
+async def _retime_clocks(
+    services: Services, conn: Connection, report: Report, now: datetime
+) -> dict[str, datetime]:
+    """Recompute the SLA clocks still running for `report` (whose category changed) from the moment each
+    started: the sign-for window from the last assignment, the fix window from the first assignment or the
+    last reopening. A clock whose deadline has already fired is over and stays as it was; a deadline now
+    past fires at the next tick, through its timer like any other. Returns the deadline columns set."""
+    fields: dict[str, datetime] = {}
+    assigned = await store.last_event_time(conn, report.id, "assigned")
+    if assigned is not None:
+        deadlines = sla_window(services, report, assigned, fix=False)
+        if await _retime(conn, report.id, ACCEPT_REMIND, ACCEPT_DUE, deadlines, now):
+            fields["due_at"] = deadlines.due_at
+            if assigned == report.assigned_at:  # the first assignment's window: the response rate's deadline
+                fields["accept_by"] = deadlines.due_at
+    fix_started = await store.last_event_time(conn, report.id, "reopened") or report.assigned_at
+    if fix_started is not None:
+        deadlines = sla_window(services, report, fix_started, fix=True)
+        if await _retime(conn, report.id, FIX_REMIND, FIX_DUE, deadlines, now):
+            fields["fix_by"] = deadlines.due_at
+            if report.state in BEING_FIXED:
+                fields["due_at"] = deadlines.due_at
+    if fields:
+        await store.update(conn, report.id, now, **fields)
+    return fields
+
+
+async def _retime(
+    conn: Connection, report_id: int, remind: str, due: str, deadlines: Deadlines, now: datetime
+) -> bool:
+    """Move one clock's pending timers; False when its deadline timer is not pending (the clock is stopped
+    or already overdue). A reminder whose new time has passed is dropped rather than sent late: the
+    deadline itself is what the change tells."""
+    key = subject(report_id)
+    if not await move_timer(conn, kind=due, subject=key, due_at=deadlines.due_at):
+        return False
+    if deadlines.remind_at > now:
+        await move_timer(conn, kind=remind, subject=key, due_at=deadlines.remind_at)
+    else:
+        await cancel(conn, kind=remind, subject=key)
+    return True
 
 
 async def not_ours(services: Services, staff: Person, report_id: int, reason: str) -> Report:
