@@ -644,10 +644,6 @@ async def file_and_route(
     return Filed(report, routed[0] if routed else None)
 
 
-def expected_fix_by(services: Services, category: Category, urgent: bool, start: datetime) -> datetime:
-    return services.calendar.add_working_hours(start, category.fix_by_hours, urgent=urgent)
-
-
 async def similar_open(services: Services, category: str, building_id: int) -> list[Report]:
     """Open reports of the same category in the same building from the duplicate window, newest first."""
     since = services.clock.now() - timedelta(days=services.settings.duplicate_window_days)
