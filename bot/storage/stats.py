@@ -18,7 +18,7 @@ from bot.domain.patrols import PATROL_CATEGORY
 from bot.domain.people import Scope, ScopeKind
 from bot.domain.rates import Assigned, Closed, Rated
 from bot.domain.reports import Outcome
-from bot.storage.db import Connection, Reader
+from bot.storage.db import Connection, Reader, Row
 
 
 def _in_scope(scope: Scope, alias: str = "r") -> tuple[str, list[Any]]:
@@ -40,6 +40,17 @@ def _moment(value: str | None) -> datetime | None:
     return from_db(value) if value else None
 
 
+async def _reports_between(
+    source: Reader, scope: Scope, start: datetime, end: datetime, *, select: str, at: str, rest: str = ""
+) -> list[Row]:
+    """`select` (from reports `r`, or joined to them) for rows whose `at` falls in [start, end) within the
+    scope: every report query walks one indexed time range and filters the scope inside it."""
+    where, params = _in_scope(scope)
+    return await source.fetch_all(
+        f"{select} WHERE {at} >= ? AND {at} < ?{where}{rest}", [*_range(start, end), *params]
+    )
+
+
 @dataclass(frozen=True)
 class Count:
     """How many reports of one grid and category."""
@@ -51,11 +62,9 @@ class Count:
 
 async def received(source: Reader, scope: Scope, start: datetime, end: datetime) -> list[Count]:
     """Reports filed in [start, end) by grid and category."""
-    where, params = _in_scope(scope)
-    rows = await source.fetch_all(
-        "SELECT r.grid_id, r.category, COUNT(*) AS n FROM reports r "
-        f"WHERE r.created_at >= ? AND r.created_at < ?{where} GROUP BY r.grid_id, r.category",
-        [*_range(start, end), *params],
+    rows = await _reports_between(
+        source, scope, start, end, select="SELECT r.grid_id, r.category, COUNT(*) AS n FROM reports r",
+        at="r.created_at", rest=" GROUP BY r.grid_id, r.category",
     )
     return [Count(row["grid_id"], row["category"], row["n"]) for row in rows]
 
@@ -73,11 +82,10 @@ async def overdue(source: Reader, scope: Scope, now: datetime) -> list[Count]:
 
 async def assigned(source: Reader, scope: Scope, start: datetime, end: datetime) -> list[Assigned]:
     """Reports first assigned in [start, end)."""
-    where, params = _in_scope(scope)
-    rows = await source.fetch_all(
-        "SELECT r.grid_id, r.category, r.assigned_at, r.accept_by, r.accepted_at FROM reports r "
-        f"WHERE r.assigned_at >= ? AND r.assigned_at < ?{where}",
-        [*_range(start, end), *params],
+    rows = await _reports_between(
+        source, scope, start, end,
+        select="SELECT r.grid_id, r.category, r.assigned_at, r.accept_by, r.accepted_at FROM reports r",
+        at="r.assigned_at",
     )
     return [
         Assigned(
@@ -93,11 +101,11 @@ async def assigned(source: Reader, scope: Scope, start: datetime, end: datetime)
 
 async def closed(source: Reader, scope: Scope, start: datetime, end: datetime) -> list[Closed]:
     """Reports closed in [start, end), whatever the outcome."""
-    where, params = _in_scope(scope)
-    rows = await source.fetch_all(
-        "SELECT r.grid_id, r.category, r.created_at, r.closed_at, r.outcome, r.resolved_at, r.reopen_count "
-        f"FROM reports r WHERE r.closed_at >= ? AND r.closed_at < ?{where}",
-        [*_range(start, end), *params],
+    rows = await _reports_between(
+        source, scope, start, end,
+        select="SELECT r.grid_id, r.category, r.created_at, r.closed_at, r.outcome, r.resolved_at, "
+        "r.reopen_count FROM reports r",
+        at="r.closed_at",
     )
     return [
         Closed(
@@ -115,11 +123,11 @@ async def closed(source: Reader, scope: Scope, start: datetime, end: datetime) -
 
 async def rated(source: Reader, scope: Scope, start: datetime, end: datetime) -> list[Rated]:
     """Ratings given in [start, end), with the grid and category of the report rated."""
-    where, params = _in_scope(scope)
-    rows = await source.fetch_all(
-        "SELECT r.grid_id, r.category, g.rated_at, g.stars FROM report_ratings g "
-        f"JOIN reports r ON r.id = g.report_id WHERE g.rated_at >= ? AND g.rated_at < ?{where}",
-        [*_range(start, end), *params],
+    rows = await _reports_between(
+        source, scope, start, end,
+        select="SELECT r.grid_id, r.category, g.rated_at, g.stars FROM report_ratings g "
+        "JOIN reports r ON r.id = g.report_id",
+        at="g.rated_at",
     )
     return [Rated(row["grid_id"], row["category"], from_db(row["rated_at"]), row["stars"]) for row in rows]
 
@@ -281,10 +289,8 @@ class EventLine:
 
 async def report_ids(source: Reader, scope: Scope, start: datetime, end: datetime) -> list[int]:
     """Reports filed in [start, end), oldest first."""
-    where, params = _in_scope(scope)
-    rows = await source.fetch_all(
-        f"SELECT r.id FROM reports r WHERE r.created_at >= ? AND r.created_at < ?{where} ORDER BY r.id",
-        [*_range(start, end), *params],
+    rows = await _reports_between(
+        source, scope, start, end, select="SELECT r.id FROM reports r", at="r.created_at", rest=" ORDER BY r.id"
     )
     return [row[0] for row in rows]
 
