@@ -17,7 +17,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 
@@ -37,7 +37,7 @@ from bot.domain.broadcasts import (
 )
 from bot.domain.volunteering import parse_start
 from bot.handlers import menu
-from bot.handlers.common import EXPIRED, Ctx
+from bot.handlers.common import EXPIRED, Ctx, routed
 from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.groups import COMMANDS
 from bot.i18n import N_, translator
@@ -46,7 +46,7 @@ from bot.services import audiences
 from bot.services import broadcasts as service
 from bot.services.broadcasts import CALLBACK, TOPIC_LABELS, NewBroadcast, ReachSummary, Refusal, button_data
 from bot.storage.drafts import Draft
-from bot.ui.callbacks import decode, int_part
+from bot.ui.callbacks import int_part
 from bot.ui.html import esc
 from bot.ui.keyboards import inline, paginated
 from bot.ui.timefmt import format_moment
@@ -481,15 +481,6 @@ async def _act(ctx: Ctx, action: str, broadcast_id: int) -> str | None:
     return await _card(ctx, broadcast_id, ctx._(ACTION_NOTES[result]))
 
 
-async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    ctx = await Ctx.load(update, context)
-    if ctx is None:
-        return
-    _prefix, parts = decode(update.callback_query.data if update.callback_query else None)
-    alert = await _route(ctx, parts)
-    await ctx.answer(ctx._(alert) if alert else None, alert=alert is not None)
-
-
 async def _route(ctx: Ctx, parts: list[str]) -> str | None:
     _ = ctx._
     if ctx.person is None or not may_send(ctx.person):
@@ -581,7 +572,7 @@ def register(application: Application) -> None:
     menu.add_command(application, menu.Command(
         "broadcast", N_("Send a notice to residents, groups or roles"), cmd_broadcast, roles=SENDER_ROLES,
         menu_label=N_("📣 Notices"), order=61))
-    application.add_handler(CallbackQueryHandler(on_button, pattern=rf"^{CALLBACK}:"), group=COMMANDS)
+    application.add_handler(CallbackQueryHandler(routed(_route), pattern=rf"^{CALLBACK}:"), group=COMMANDS)
     if application.job_queue is not None:
         interval = services_of(application).settings.broadcast_progress_seconds
         application.job_queue.run_repeating(_progress_job, interval=interval, first=interval,

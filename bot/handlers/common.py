@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from telegram import InlineKeyboardMarkup, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update, User
 from telegram.error import BadRequest
@@ -15,10 +17,12 @@ from bot.runtime import services_of
 from bot.services.container import Services
 from bot.storage import drafts, people
 from bot.storage.drafts import Draft
+from bot.ui.callbacks import decode
 
 EXPIRED = N_("This button has expired. Send /start or /help to go on.")
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None
+Alert = str | None  # what a button handler refuses with (a msgid shown as an alert), None when all went well
 
 
 @dataclass
@@ -92,3 +96,22 @@ class Ctx:
                 await query.answer(text, show_alert=alert)
             except BadRequest:
                 pass  # answered twice or too late: nothing left to do
+
+
+Route = Callable[[Ctx, list[str]], Awaitable[Alert]]
+ButtonHandler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
+
+
+def routed(route: Route) -> ButtonHandler:
+    """A button handler for screens whose router answers with an alert: `route(ctx, parts)` gets the parts
+    after the prefix, and the msgid it returns (if any) is shown as an alert, so every router answers alike."""
+
+    async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        ctx = await Ctx.load(update, context)
+        if ctx is None:
+            return
+        _prefix, parts = decode(update.callback_query.data if update.callback_query else None)
+        alert = await route(ctx, parts)
+        await ctx.answer(ctx._(alert) if alert else None, alert=alert is not None)
+
+    return on_button

@@ -15,8 +15,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, InputFile, Update
-from telegram.ext import Application, CallbackQueryHandler, ContextTypes
+from telegram import InlineKeyboardMarkup, InputFile
+from telegram.ext import Application, CallbackQueryHandler
 
 from bot.clock import from_db, to_db
 from bot.domain.capacity import SeatState
@@ -34,7 +34,7 @@ from bot.domain.meetings import (
 from bot.domain.volunteering import clean_text, parse_count, parse_end, parse_start
 from bot.handlers import broadcast as broadcast_handlers
 from bot.handlers import menu
-from bot.handlers.common import EXPIRED, Ctx
+from bot.handlers.common import EXPIRED, Alert, Ctx, routed
 from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.groups import COMMANDS
 from bot.i18n import N_
@@ -43,7 +43,7 @@ from bot.services import meetings as service
 from bot.services.capacity import ConfirmOutcome
 from bot.services.meetings import ANSWER_CODES, CALLBACK, Outcome, Refusal
 from bot.storage.drafts import Draft
-from bot.ui.callbacks import decode, encode, int_part
+from bot.ui.callbacks import encode, int_part
 from bot.ui.html import esc
 from bot.ui.keyboards import inline, paginated
 from bot.ui.timefmt import format_moment
@@ -159,26 +159,19 @@ async def _calendar(ctx: Ctx, meeting_id: int) -> str | None:
     return None
 
 
-async def on_resident_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    ctx = await Ctx.load(update, context)
-    if ctx is None:
-        return
-    _prefix, parts = decode(update.callback_query.data if update.callback_query else None)
+async def _resident_route(ctx: Ctx, parts: list[str]) -> Alert:
     meeting_id = int_part(parts, 1)
-    alert: str | None
     if ctx.person is None or not ctx.person.onboarded:
-        alert = N_("Please open a private chat with me and send /start first; then you can answer.")
-    elif meeting_id is None:
-        alert = EXPIRED
-    elif parts[0] == "r" and len(parts) == 3:
-        alert = await _answer(ctx, meeting_id, parts[2])
-    elif parts[0] == "cf":
-        alert = await _confirm(ctx, meeting_id)
-    elif parts[0] == "ics":
-        alert = await _calendar(ctx, meeting_id)
-    else:
-        alert = EXPIRED
-    await ctx.answer(ctx._(alert) if alert else None, alert=alert is not None)
+        return N_("Please open a private chat with me and send /start first; then you can answer.")
+    if meeting_id is None:
+        return EXPIRED
+    if parts[0] == "r" and len(parts) == 3:
+        return await _answer(ctx, meeting_id, parts[2])
+    if parts[0] == "cf":
+        return await _confirm(ctx, meeting_id)
+    if parts[0] == "ics":
+        return await _calendar(ctx, meeting_id)
+    return EXPIRED
 
 
 # ---- organizers: home, card, list of answers, attendance ---------------------------------------------------
@@ -302,15 +295,6 @@ async def _notice(ctx: Ctx, meeting_id: int) -> str | None:
     if await service.managed(ctx.services, ctx.person, meeting_id) is None:
         return NOT_YOURS
     return await broadcast_handlers.start_for_meeting(ctx, meeting_id)
-
-
-async def on_staff_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    ctx = await Ctx.load(update, context)
-    if ctx is None:
-        return
-    _prefix, parts = decode(update.callback_query.data if update.callback_query else None)
-    alert = await _route(ctx, parts)
-    await ctx.answer(ctx._(alert) if alert else None, alert=alert is not None)
 
 
 async def _route(ctx: Ctx, parts: list[str]) -> str | None:
@@ -599,5 +583,5 @@ def register(application: Application) -> None:
     menu.add_command(application, menu.Command(
         "meetings", N_("Meetings: create, send notices, answers, minutes"), cmd_meetings, roles=MANAGER_ROLES,
         menu_label=N_("📅 Meetings"), order=62))
-    application.add_handler(CallbackQueryHandler(on_resident_button, pattern=rf"^{CALLBACK}:"), group=COMMANDS)
-    application.add_handler(CallbackQueryHandler(on_staff_button, pattern=rf"^{STAFF}:"), group=COMMANDS)
+    application.add_handler(CallbackQueryHandler(routed(_resident_route), pattern=rf"^{CALLBACK}:"), group=COMMANDS)
+    application.add_handler(CallbackQueryHandler(routed(_route), pattern=rf"^{STAFF}:"), group=COMMANDS)

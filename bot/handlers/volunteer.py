@@ -12,8 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar
 
-from telegram import InputFile, Update
-from telegram.ext import Application, CallbackQueryHandler, ContextTypes
+from telegram import InputFile
+from telegram.ext import Application, CallbackQueryHandler
 
 from bot.domain.capacity import Counts, SeatState, SignUpOutcome
 from bot.domain.volunteering import (
@@ -25,7 +25,7 @@ from bot.domain.volunteering import (
     format_hours,
 )
 from bot.handlers import menu
-from bot.handlers.common import EXPIRED, Ctx
+from bot.handlers.common import EXPIRED, Alert, Ctx, routed
 from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, register_flow, show
 from bot.handlers.groups import COMMANDS
 from bot.i18n import N_
@@ -34,14 +34,13 @@ from bot.services.capacity import CancelOutcome, ConfirmOutcome
 from bot.services.volunteering import CALLBACK, Card, button_data
 from bot.storage import people
 from bot.storage.drafts import Draft
-from bot.ui.callbacks import decode, int_part
+from bot.ui.callbacks import int_part
 from bot.ui.html import esc
 from bot.ui.keyboards import inline, page_of, paginated
 from bot.ui.timefmt import format_moment
 
 T = TypeVar("T")
 Row = list[tuple[str, str]]
-Alert = str | None  # what a button handler refuses with (a msgid shown as an alert), None when all went well
 PER_PAGE = 5
 JOIN_FLOW = "volunteer_join"
 SKILL_LABELS: dict[Skill, str] = {
@@ -552,15 +551,6 @@ async def _finish_join(turn: Turn) -> None:
 # ---- the button router -------------------------------------------------------------------------------
 
 
-async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    ctx = await Ctx.load(update, context)
-    if ctx is None:
-        return
-    _prefix, parts = decode(update.callback_query.data if update.callback_query else None)
-    alert = await _route(ctx, parts)
-    await ctx.answer(ctx._(alert) if alert else None, alert=alert is not None)
-
-
 async def _route(ctx: Ctx, parts: list[str]) -> Alert:
     if ctx.person is None or not ctx.person.onboarded:
         return N_("Please finish signing up first: send /start.")
@@ -589,4 +579,4 @@ def register(application: Application) -> None:
         menu_label=N_("🙋 Volunteer"), order=30))
     menu.add_command(application, menu.Command(
         "myhours", N_("Your service hours, points and service record"), cmd_myhours, order=31))
-    application.add_handler(CallbackQueryHandler(on_button, pattern=rf"^{CALLBACK}:"), group=COMMANDS)
+    application.add_handler(CallbackQueryHandler(routed(_route), pattern=rf"^{CALLBACK}:"), group=COMMANDS)

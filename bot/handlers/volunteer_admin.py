@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from telegram import InputFile, Update
-from telegram.ext import Application, CallbackQueryHandler, ContextTypes
+from telegram import InputFile
+from telegram.ext import Application, CallbackQueryHandler
 
 from bot.clock import from_db, to_db
 from bot.domain.capacity import SeatState
@@ -38,14 +38,13 @@ from bot.domain.volunteering import (
     time_problem,
 )
 from bot.handlers import menu
-from bot.handlers.common import Ctx
+from bot.handlers.common import Alert, Ctx, routed
 from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.groups import COMMANDS
 from bot.handlers.volunteer import (
     EXPIRED,
     PROJECT_STATUS_LABELS,
     SKILL_LABELS,
-    Alert,
     Row,
     details,
     list_label,
@@ -61,7 +60,7 @@ from bot.services import volunteering as vol
 from bot.services.capacity import CapacityChange
 from bot.services.volunteering import Document, Roster
 from bot.storage.drafts import Draft
-from bot.ui.callbacks import decode, encode, int_part
+from bot.ui.callbacks import encode, int_part
 from bot.ui.html import esc
 from bot.ui.keyboards import inline, paginated
 
@@ -837,15 +836,6 @@ async def _create_project(turn: Turn) -> None:
 # ---- the button router -------------------------------------------------------------------------------------
 
 
-async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    ctx = await Ctx.load(update, context)
-    if ctx is None:
-        return
-    _prefix, parts = decode(update.callback_query.data if update.callback_query else None)
-    alert = await _route(ctx, parts)
-    await ctx.answer(ctx._(alert) if alert else None, alert=alert is not None)
-
-
 async def _route(ctx: Ctx, parts: list[str]) -> Alert:
     if ctx.person is None or not ctx.person.onboarded or not vol.is_manager(ctx.person):
         return N_("This is for organizers, grid team leads and street admins.")
@@ -885,4 +875,4 @@ def register(application: Application) -> None:
     menu.add_command(application, menu.Command(
         "volunteer_admin", N_("Manage volunteer activities: rosters, check-in, hours"), cmd_admin,
         roles=MANAGER_ROLES, order=60))
-    application.add_handler(CallbackQueryHandler(on_button, pattern=rf"^{PREFIX}:"), group=COMMANDS)
+    application.add_handler(CallbackQueryHandler(routed(_route), pattern=rf"^{PREFIX}:"), group=COMMANDS)
