@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.delivery import outbox
-from bot.delivery.outbox import Button, Lane, Param, Tr
+from bot.delivery.outbox import Button, Lane, Param, Relative, Tr
 from bot.domain.broadcasts import Audience, Footprint, area
 from bot.domain.deliberation import (
     ANSWER_MAX,
@@ -46,10 +46,10 @@ from bot.domain.deliberation import (
     voter_key,
 )
 from bot.domain.people import Person, Role, Scope, ScopeKind
-from bot.domain.reports import ReportState
+from bot.domain.reports import Report, ReportState
 from bot.domain.volunteering import clean_text
 from bot.i18n import N_
-from bot.services import accounts, audiences
+from bot.services import accounts, audiences, routing
 from bot.services import reports as report_service
 from bot.services.container import Services
 from bot.services.reports import Refused
@@ -60,6 +60,7 @@ from bot.storage.db import Connection, Database
 from bot.timers import engine as timers
 from bot.timers.engine import TimerRow
 from bot.ui.callbacks import encode
+from bot.ui.html import shorten
 
 CALLBACK = "dv"  # residents' buttons (bot/handlers/deliberation.py)
 ADMIN_CALLBACK = "dva"  # organizers' buttons (bot/handlers/deliberation_admin.py)
@@ -732,12 +733,25 @@ async def question_of(services: Services, organizer: Person, question_id: int) -
 # ---- after: outcome, follow-ups, ratings ------------------------------------------------------------------
 
 
+OUTCOME = N_("📜 <b>Outcome</b> · topic #{id} “{title}”\nDecision: {decision}\nActions: {actions}\n"
+             "Responsible: {responsible}\nReview: {review}")
+# What the reporter and followers of an escalated report get instead: the outcome and where their report stands.
+OUTCOME_AND_REPORT = N_(
+    "📜 <b>Outcome</b> · topic #{id} “{title}”\nDecision: {decision}\nActions: {actions}\n"
+    "Responsible: {responsible}\nReview: {review}\n\n🔧 Report {number} ({category}) is now {status}; fix by "
+    "{fix_by}."
+)
+DECISION_SHORT = 200  # how much of the decision the assignee of a resumed task reads in its notice
+
+
 async def publish_outcome(
     services: Services, organizer: Person, topic_id: int, *, decision: str, actions: str, responsible: str,
     review_at: datetime,
 ) -> Topic:
     """The outcome statement goes to the eligible people (and, for an escalated report, its reporter and
-    followers); the review date becomes a timer that reminds the organizers."""
+    followers); the review date becomes a timer that reminds the organizers. An escalated report still
+    waiting for the outcome goes back to work in the same transaction (see `_resume_report`), and its
+    reporter and followers read where it stands in the outcome's own message."""
     problem = N_("Please write up to {limit} characters.")
     decision = _text(decision, OUTCOME_MAX, problem, multiline=True)
     actions = _text(actions, OUTCOME_MAX, problem, multiline=True)
@@ -754,19 +768,70 @@ async def publish_outcome(
             raise Refused(N_("The outcome of this topic has already been published."))
         await timers.schedule(conn, kind=REVIEW, subject=str(topic_id), due_at=review_at)
         recipients = await store.eligible_people(conn, topic_id)
+        params: dict[str, Param] = {"id": topic.id, "title": topic.title, "decision": decision, "actions": actions,
+                                   "responsible": responsible, "review": review_at}
         if topic.report_id is not None:
             report = await report_store.get(conn, topic.report_id)
-            recipients += await report_store.followers(conn, topic.report_id)
+            residents = await report_store.followers(conn, topic.report_id)
             if report is not None and report.reporter_id is not None:
-                recipients.append(report.reporter_id)
-        await _tell(conn, now, recipients,
-                    N_("📜 <b>Outcome</b> · topic #{id} “{title}”\nDecision: {decision}\nActions: {actions}\n"
-                       "Responsible: {responsible}\nReview: {review}"),
-                    {"id": topic.id, "title": topic.title, "decision": decision, "actions": actions,
-                     "responsible": responsible, "review": review_at},
-                    buttons=_open_button(topic.id), lane=Lane.BULK)
+                residents.insert(0, report.reporter_id)
+            resumed = await _resume_report(services, conn, topic.id, report, organizer, decision, now)
+            if resumed is None:
+                recipients += residents
+            else:
+                recipients = [p for p in recipients if p not in residents]
+                base, fix_by = report_service.about(services, resumed), resumed.fix_by
+                await report_service.push(
+                    conn, now, residents, OUTCOME_AND_REPORT,
+                    lambda _, loc: {**base(_, loc), **params, "fix_by": fix_by},
+                    buttons=_open_button(topic.id), urgent=resumed.urgent,
+                )
+        await _tell(conn, now, recipients, OUTCOME, params, buttons=_open_button(topic.id), lane=Lane.BULK)
         await people.audit(conn, now, organizer.id, "topic.outcome", str(topic_id))
         return await _topic(conn, topic_id)
+
+
+async def _resume_report(
+    services: Services, conn: Connection, topic_id: int, report: Report | None, organizer: Person, decision: str,
+    now: datetime,
+) -> Report | None:
+    """The escalated report goes back to work now that its topic is decided: its fix clock starts afresh from
+    now by its category's hours, and its assignee carries on (in progress) and hears the decision and the new
+    deadline. An assignee who has since erased their account cannot, so the report is routed again as a new
+    one is. None when there is nothing to resume: someone already moved the report on by hand."""
+    if report is None or report.state is not ReportState.DELIBERATION:
+        return None
+    detail = f"topic {topic_id}"
+    fix_by = await report_service.start_fix_clock(services, conn, report, now)
+    if report.assignee_id is not None and await _still_here(conn, report.assignee_id):
+        await report_service.move(conn, report, ReportState.IN_PROGRESS, now, organizer.id, "resumed", detail,
+                                  fix_by=fix_by, due_at=fix_by)
+        resumed = await report_service.refreshed(conn, report.id)
+    else:
+        await report_store.update(conn, report.id, now, fix_by=fix_by)
+        await report_store.add_event(conn, report.id, now, organizer.id, "resumed", detail=detail)
+        routed = await routing.route(conn, report.grid_id, report.community_id, now)
+        taker, how = (routed[0], routed[1].value) if routed is not None else (organizer.id, "outcome")
+        resumed = await report_service.assign(services, conn, await report_service.refreshed(conn, report.id),
+                                              taker, now, organizer.id, f"{taker}:{how}")
+    assert resumed.assignee_id is not None
+    if resumed.assignee_id != organizer.id:
+        base = report_service.about(services, resumed)
+        short = shorten(decision, DECISION_SHORT)
+        await report_service.push(
+            conn, now, [resumed.assignee_id],
+            N_("📜 Topic #{id} has its outcome, and task {number} ({category}) is now {status}.\n"
+               "Decision: {decision}\n🛠 Fix by {fix_by} ({fix_in})."),
+            lambda _, loc: {**base(_, loc), "id": topic_id, "decision": short, "fix_by": fix_by,
+                            "fix_in": Relative(fix_by)},
+            buttons=[[Button(N_("📋 Open task"), f"tk:o:{report.id}")]], urgent=resumed.urgent,
+        )
+    return resumed
+
+
+async def _still_here(conn: Connection, person_id: int) -> bool:
+    """Whether a person can still be given work: not erased (/deleteme keeps their tasks, not them)."""
+    return await conn.fetch_value("SELECT 1 FROM people WHERE id = ? AND erased_at IS NULL", (person_id,)) is not None
 
 
 def rating_buttons(topic_id: int) -> list[list[Button]]:
