@@ -36,7 +36,7 @@ from bot.domain.broadcasts import (
     may_send,
 )
 from bot.domain.volunteering import parse_start
-from bot.handlers import menu
+from bot.handlers import flows, menu
 from bot.handlers.common import EXPIRED, Ctx, routed
 from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.groups import COMMANDS
@@ -236,23 +236,11 @@ def _previous(draft: Draft) -> str | None:
 
 async def _turn(turn: Turn) -> None:
     ctx, draft = turn.ctx, turn.draft
-    _ = ctx._
-    action = turn.action
     if not may_send(ctx.person):
         await end_flow(ctx, draft)
-        await ctx.reply(_(NOT_ALLOWED))
+        await ctx.reply(ctx._(NOT_ALLOWED))
         return
-    if action == "cancel":
-        await end_flow(ctx, draft)
-        await ctx.show(_("No notice was sent."))
-        return
-    if action == "back":
-        previous = _previous(draft)
-        if previous is None:
-            await end_flow(ctx, draft)
-            await ctx.show(_("No notice was sent."))
-        else:
-            await turn.goto(previous, page=0)
+    if await flows.cancel_or_back(turn, _previous(draft), N_("No notice was sent."), page=0):
         return
     handlers = {"kind": _on_kind, "pick": _on_pick, "topic": _on_topic, "text": _on_text, "preview": _on_preview,
                 "when": _on_when}

@@ -35,7 +35,7 @@ from bot.domain.deliberation import (
 )
 from bot.handlers import menu
 from bot.handlers.common import EXPIRED, Ctx
-from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, register_flow, show
+from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, register_flow, show, stop
 from bot.handlers.groups import COMMANDS
 from bot.i18n import N_
 from bot.services import deliberation as service
@@ -473,8 +473,7 @@ async def _on_turn(turn: Turn) -> None:
     _ = ctx._
     step = draft.step
     if ctx.person is None or action == "cancel":
-        await end_flow(ctx, draft)
-        await ctx.show(_("Nothing was sent."))
+        await stop(turn, N_("Nothing was sent."))
     elif action == "back":
         await turn.goto({"background": "title", "confirm": "background"}.get(step, step))
     elif step == "confirm" and action == "send":

@@ -40,7 +40,7 @@ from bot.domain.deliberation import (
 )
 from bot.domain.people import Role
 from bot.domain.volunteering import clean_text, parse_start
-from bot.handlers import menu
+from bot.handlers import flows, menu
 from bot.handlers.common import Ctx
 from bot.handlers.deliberation import EXPIRED, VISIBILITY_LABELS, moment, rules_lines, topic_text
 from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
@@ -66,6 +66,7 @@ BALLOT_LABELS = {
     BallotType.MULTI: N_("Up to k options"),
 }
 CLOSE_AFTER_DAYS = (1, 3, 7, 14)
+NOT_ANNOUNCED = N_("No topic was announced.")
 Row = list[tuple[str, str]]
 
 
@@ -427,21 +428,11 @@ def _cycle(values: tuple[Any, ...], current: Any) -> Any:
 
 
 async def _setup_turn(turn: Turn) -> None:
-    ctx, draft, action = turn.ctx, turn.draft, turn.action
-    _ = ctx._
-    d, step = draft.data, draft.step
-    if ctx.person is None or not service.manages_anything(ctx.person) or action == "cancel":
-        await end_flow(ctx, draft)
-        await ctx.show(_("No topic was announced."))
+    ctx, d, step = turn.ctx, turn.draft.data, turn.draft.step
+    if ctx.person is None or not service.manages_anything(ctx.person):
+        await flows.stop(turn, NOT_ANNOUNCED)
         return
-    steps = _steps(d)
-    if action == "back":
-        index = steps.index(step) if step in steps else 0
-        if index == 0:
-            await end_flow(ctx, draft)
-            await ctx.show(_("No topic was announced."))
-        else:
-            await turn.goto(steps[index - 1], page=0)
+    if await flows.cancel_or_back(turn, flows.step_before(_steps(d), step), NOT_ANNOUNCED, page=0):
         return
     handler = _SETUP_STEPS.get(step)
     if handler is None or not await handler(turn):
@@ -710,8 +701,7 @@ async def _input_turn(turn: Turn) -> None:
     _ = ctx._
     step = draft.step
     if ctx.person is None or action == "cancel":
-        await end_flow(ctx, draft)
-        await ctx.show(_("Nothing was changed."))
+        await flows.stop(turn, N_("Nothing was changed."))
         return
     if action == "back" and step in OUTCOME_STEPS[1:]:
         await turn.goto(OUTCOME_STEPS[OUTCOME_STEPS.index(step) - 1])

@@ -127,6 +127,33 @@ async def end_flow(ctx: Ctx, draft: Draft) -> bool:
         return await drafts.clear(conn, draft.telegram_id, version=draft.version)
 
 
+async def stop(turn: Turn, stopped: str) -> None:
+    """End the flow unsaved and say so (`stopped`, a msgid) in place of its step."""
+    await end_flow(turn.ctx, turn.draft)
+    await turn.ctx.show(turn.ctx._(stopped))
+
+
+def step_before(steps: Sequence[str], step: str, *, first: int = 0) -> str | None:
+    """Where ‹ Back leads from `step`: the step before it, or None from `steps[first]` and earlier (a
+    flow that may skip its opening choices lets Back return only as far as `first`); an unknown step is
+    the first."""
+    index = steps.index(step) if step in steps else 0
+    return steps[index - 1] if index > first else None
+
+
+async def cancel_or_back(turn: Turn, previous: str | None, stopped: str, **data: Any) -> bool:
+    """The Cancel and ‹ Back buttons of a guided flow, so they work alike everywhere: Cancel, or Back
+    with no step before, stops it with `stopped` (a msgid); Back goes to `previous` with `data`. True
+    when the turn was one of the two."""
+    if turn.action not in {"cancel", "back"}:
+        return False
+    if turn.action == "back" and previous is not None:
+        await turn.goto(previous, **data)
+    else:
+        await stop(turn, stopped)
+    return True
+
+
 def flow_data(version: int, action: str) -> str:
     return encode(FLOW_PREFIX, version, action)
 

@@ -33,7 +33,7 @@ from bot.domain.meetings import (
 )
 from bot.domain.volunteering import clean_text, parse_count, parse_end, parse_start
 from bot.handlers import broadcast as broadcast_handlers
-from bot.handlers import menu
+from bot.handlers import flows, menu
 from bot.handlers.common import EXPIRED, Alert, Ctx, routed
 from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.groups import COMMANDS
@@ -400,17 +400,9 @@ async def _new_turn(turn: Turn) -> None:
         await ctx.answer(_(EXPIRED), alert=True)
         return
     step, action = draft.step, turn.action
-    if action == "cancel":
-        await end_flow(ctx, draft)
-        await ctx.show(_("No meeting was created."))
-        return
-    if action == "back":
-        index = NEW_STEPS.index(step)
-        if index <= 1:
-            await end_flow(ctx, draft)
-            await ctx.show(_("No meeting was created."))
-        else:
-            await turn.goto(NEW_STEPS[index - 1])
+    # Back from the title ends it: the area step is skipped for someone with one area.
+    previous = flows.step_before(NEW_STEPS, step, first=1)
+    if await flows.cancel_or_back(turn, previous, N_("No meeting was created.")):
         return
     if step == "area":
         await _pick_area(turn)

@@ -26,7 +26,7 @@ from bot.domain.volunteering import (
 )
 from bot.handlers import menu
 from bot.handlers.common import EXPIRED, Alert, Ctx, routed
-from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, register_flow, show
+from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, register_flow, show, stop
 from bot.handlers.groups import COMMANDS
 from bot.i18n import N_
 from bot.services import volunteering as vol
@@ -503,8 +503,7 @@ async def _join_turn(turn: Turn) -> None:
         return
     step, action, arg = draft.step, turn.action, turn.args[0] if turn.args else None
     if action == "cancel":
-        await end_flow(ctx, draft)
-        await ctx.show(_("Nothing was changed."))
+        await stop(turn, N_("Nothing was changed."))
     elif step == "skills" and action == "sk" and arg in Skill.__members__.values():
         await turn.goto("skills", skills=toggled(draft.data["skills"], arg))
     elif step == "availability" and action == "av" and arg in Availability.__members__.values():

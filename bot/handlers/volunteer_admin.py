@@ -37,7 +37,7 @@ from bot.domain.volunteering import (
     parse_start,
     time_problem,
 )
-from bot.handlers import menu
+from bot.handlers import flows, menu
 from bot.handlers.common import Alert, Ctx, routed
 from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.groups import COMMANDS
@@ -446,11 +446,6 @@ async def _new_view(ctx: Ctx, draft: Draft) -> View:
     return prompt, [*quick, *extra, nav], None
 
 
-def _previous(step: str) -> str | None:
-    index = NEW_STEPS.index(step)
-    return NEW_STEPS[index - 1] if index > 0 else None
-
-
 async def _new_turn(turn: Turn) -> None:
     ctx, draft = turn.ctx, turn.draft
     _ = ctx._
@@ -459,17 +454,7 @@ async def _new_turn(turn: Turn) -> None:
         await ctx.answer(_(EXPIRED), alert=True)
         return
     step, action = draft.step, turn.action
-    if action == "cancel":
-        await end_flow(ctx, draft)
-        await ctx.show(_("No activity was created."))
-        return
-    if action == "back":
-        previous = _previous(step)
-        if previous is None:
-            await end_flow(ctx, draft)
-            await ctx.show(_("No activity was created."))
-        else:
-            await turn.goto(previous)
+    if await flows.cancel_or_back(turn, flows.step_before(NEW_STEPS, step), N_("No activity was created.")):
         return
     if step == "scope":
         await _new_scope(turn)
@@ -751,6 +736,7 @@ async def _start_project(ctx: Ctx) -> Alert:
 
 
 PROJECT_STEPS = ("community", "name", "organisation", "description", "review")
+NO_PROJECT = N_("No project was created.")
 
 
 async def _project_view(ctx: Ctx, draft: Draft) -> View:
@@ -784,17 +770,11 @@ async def _project_turn(turn: Turn) -> None:
     ctx, draft = turn.ctx, turn.draft
     _ = ctx._
     step, action = draft.step, turn.action
-    if ctx.person is None or action == "cancel":
-        await end_flow(ctx, draft)
-        await ctx.show(_("No project was created."))
+    if ctx.person is None:
+        await flows.stop(turn, NO_PROJECT)
         return
-    if action == "back":
-        index = PROJECT_STEPS.index(step)
-        if index <= 1:
-            await end_flow(ctx, draft)
-            await ctx.show(_("No project was created."))
-        else:
-            await turn.goto(PROJECT_STEPS[index - 1])
+    # Back from the name ends it: the community step is skipped for someone with one community.
+    if await flows.cancel_or_back(turn, flows.step_before(PROJECT_STEPS, step, first=1), NO_PROJECT):
         return
     if step == "community" and action == "pg":
         await turn.goto("community", page=turn.int_arg() or 0)
