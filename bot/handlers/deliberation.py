@@ -33,9 +33,9 @@ from bot.domain.deliberation import (
     VoteUnit,
     choices_of,
 )
-from bot.handlers import menu
+from bot.handlers import flows, menu
 from bot.handlers.common import EXPIRED, Ctx
-from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, register_flow, show, stop
+from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, register_flow, show
 from bot.handlers.groups import COMMANDS
 from bot.i18n import N_
 from bot.services import deliberation as service
@@ -473,7 +473,7 @@ async def _on_turn(turn: Turn) -> None:
     _ = ctx._
     step = draft.step
     if ctx.person is None or action == "cancel":
-        await stop(turn, N_("Nothing was sent."))
+        await flows.stop(turn, N_("Nothing was sent."))
     elif action == "back":
         await turn.goto({"background": "title", "confirm": "background"}.get(step, step))
     elif step == "confirm" and action == "send":
@@ -483,24 +483,20 @@ async def _on_turn(turn: Turn) -> None:
         if action is not None:
             await ctx.answer(_(EXPIRED), alert=True)
             return
-        await ctx.reply(_("Please type your answer as text, or /cancel to stop."))
-        await show(ctx, draft)
+        await flows.ask_again(turn, _("Please type your answer as text, or /cancel to stop."))
     elif step == "title":
         title = re.sub(r"\s+", " ", turn.text).strip()
         if not 0 < len(title) <= TITLE_MAX:
-            await ctx.reply(_(service.TITLE_PROBLEM).format(limit=TITLE_MAX))
-            await show(ctx, draft)
+            await flows.ask_again(turn, _(service.TITLE_PROBLEM).format(limit=TITLE_MAX))
         else:
             await turn.goto("background", title=title)
     elif step == "background":
         if len(turn.text.strip()) > BACKGROUND_MAX:
-            await ctx.reply(_(service.BACKGROUND_PROBLEM).format(limit=BACKGROUND_MAX))
-            await show(ctx, draft)
+            await flows.ask_again(turn, _(service.BACKGROUND_PROBLEM).format(limit=BACKGROUND_MAX))
         else:
             await turn.goto("confirm", background=turn.text.strip())
     elif step == "ask" and len(turn.text.strip()) > QUESTION_MAX:
-        await ctx.reply(_(service.BACKGROUND_PROBLEM).format(limit=QUESTION_MAX))
-        await show(ctx, draft)
+        await flows.ask_again(turn, _(service.BACKGROUND_PROBLEM).format(limit=QUESTION_MAX))
     elif step == "ask":
         await _send_question(ctx, draft, turn.text)
 

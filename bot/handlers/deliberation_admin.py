@@ -448,8 +448,8 @@ async def _advance(turn: Turn, **data: Any) -> None:
 
 
 async def _problem(turn: Turn, text: str) -> bool:
-    await turn.ctx.reply(text)
-    await show(turn.ctx, turn.draft)
+    """A step handler's "handled, but asked again" answer."""
+    await flows.ask_again(turn, text)
     return True
 
 
@@ -617,9 +617,7 @@ async def _step_confirm(turn: Turn) -> bool:
     try:
         topic = await service.publish(ctx.services, ctx.person, _setup_of(draft.data), draft.data.get("draft_id"))
     except Refused as refused:
-        await ctx.reply(refused.text(ctx._))
-        await show(ctx, draft)
-        return True
+        return await _problem(turn, refused.text(ctx._))
     note = (ctx._("🗳 Announced, and voting is open.") if topic.state is TopicState.OPEN
             else ctx._("📣 Announced. Voting opens {opens}.").format(opens=moment(ctx, topic.opens_at or ctx.now)))
     await _card(ctx, topic.id, note)

@@ -117,8 +117,14 @@ async def not_understood(turn: Turn) -> None:
     if turn.action is not None:
         await ctx.answer(ctx._(EXPIRED), alert=True)
         return
-    await ctx.reply(ctx._(_flows(ctx.context.application)[turn.draft.flow].hint))
-    await show(ctx, turn.draft)
+    await ask_again(turn, ctx._(_flows(ctx.context.application)[turn.draft.flow].hint))
+
+
+async def ask_again(turn: Turn, problem: str) -> None:
+    """A typed answer a step cannot take: say what is wrong (`problem`, translated), then show the step
+    again below it, so its buttons stay at hand."""
+    await turn.ctx.reply(problem)
+    await show(turn.ctx, turn.draft)
 
 
 async def end_flow(ctx: Ctx, draft: Draft) -> bool:

@@ -465,8 +465,7 @@ async def _new_answer(turn: Turn) -> None:
         saved = None if topic is None else {"topic_id": topic}
         problem = _("Please type the topic's number, or Skip.")
     if saved is None:
-        await ctx.reply(problem)
-        await show(ctx, draft)
+        await flows.ask_again(turn, problem)
         return
     await turn.goto(NEW_STEPS[NEW_STEPS.index(step) + 1], **saved)
 

@@ -14,7 +14,7 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 
 from bot.domain.people import WORKER_ROLES, Role, Scope, ScopeKind
 from bot.domain.roster import parse_day
-from bot.handlers import menu
+from bot.handlers import flows, menu
 from bot.handlers.common import Ctx
 from bot.handlers.flows import Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.groups import COMMANDS
@@ -317,8 +317,8 @@ async def _answer(turn: Turn, following: str) -> None:
         text = (turn.args[0] if turn.args else "") if turn.action == "q" else (turn.text or "")
         day = parse_day(text, _today(ctx))
         if day is None or (step == "last" and day < date.fromisoformat(d["first"])):
-            await ctx.reply(ctx._("I could not read that day. Type it like 3-10 or 2025-03-10, or pick one."))
-            await show(ctx, draft)
+            problem = ctx._("I could not read that day. Type it like 3-10 or 2025-03-10, or pick one.")
+            await flows.ask_again(turn, problem)
             return
         await turn.goto(following, **{step: day.isoformat()})
     elif step == "review" and turn.action == "save":

@@ -544,8 +544,7 @@ async def _new_answer(turn: Turn) -> None:
         saved = None if points is None else {"points": points}
         problem = _("Please type a number from 0 to {limit}.").format(limit=MAX_POINTS)
     if saved is None:
-        await ctx.reply(problem)
-        await show(ctx, draft)
+        await flows.ask_again(turn, problem)
         return
     await turn.goto(NEW_STEPS[NEW_STEPS.index(step) + 1], **saved)
 
