@@ -161,7 +161,7 @@ async def _view(ctx: Ctx, draft: Draft) -> View:
     _ = ctx._
     assert ctx.person is not None
     step, d = draft.step, draft.data
-    nav: list[Button] = [(_("‹ Back"), "back"), (_("Cancel"), "cancel")]
+    nav = flows.back_row(ctx)
     if step == "kind":
         kinds = await _kinds(ctx)
         rows = [[(_(kind.label), f"k:{name}") for name, kind in kinds[i:i + 2]] for i in range(0, len(kinds), 2)]

@@ -331,7 +331,7 @@ PROMPTS = {
 async def _setup_view(ctx: Ctx, draft: Draft) -> View:
     _ = ctx._
     d, step = draft.data, draft.step
-    nav: list[Button] = [(_("‹ Back"), "back"), (_("Cancel"), "cancel")]
+    nav = flows.back_row(ctx)
     head = _("<b>New topic</b>") if not d.get("draft_id") else _("<b>Topic #{id}</b>").format(id=d["draft_id"])
     if step == "track":
         return head + "\n" + _("Which track?"), [[(_(TRACK_LABELS[Track.SMALL]), "tr:small")],

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram import Contact, Location, ReplyKeyboardMarkup, Update
 from telegram.ext import (
@@ -28,8 +28,9 @@ from bot.i18n import N_
 from bot.storage import drafts
 from bot.storage.drafts import Draft
 from bot.ui.callbacks import decode, encode, int_part
-from bot.ui.keyboards import inline
+from bot.ui.keyboards import inline, paginated
 
+T = TypeVar("T")
 FLOW_PREFIX = "f"
 FLOWS_KEY = "flows"
 Button = tuple[str, str]  # (label, "action" or "action:arg")
@@ -158,6 +159,19 @@ async def cancel_or_back(turn: Turn, previous: str | None, stopped: str, **data:
     else:
         await stop(turn, stopped)
     return True
+
+
+def back_row(ctx: Ctx) -> list[Button]:
+    """The ‹ Back and Cancel row under a guided flow's steps (see `cancel_or_back`)."""
+    return [(ctx._("‹ Back"), "back"), (ctx._("Cancel"), "cancel")]
+
+
+def pick_rows(ctx: Ctx, items: Sequence[T], page: int, button: Callable[[T], Button]) -> list[list[Button]]:
+    """A flow's first step picks from a long list: eight a page, two a row, paged by `pg:<page>`, then Cancel."""
+    rows, _page, _pages = paginated(
+        items, page, per_page=8, per_row=2, button=button, nav=lambda p: f"pg:{p}", counter=ctx._("{page} of {pages}")
+    )
+    return [*rows, [(ctx._("Cancel"), "cancel")]]
 
 
 def flow_data(version: int, action: str) -> str:

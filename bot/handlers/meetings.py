@@ -373,14 +373,12 @@ async def _new_view(ctx: Ctx, draft: Draft) -> View:
     _ = ctx._
     assert ctx.person is not None
     step, d = draft.step, draft.data
-    nav: list[Button] = [(_("‹ Back"), "back"), (_("Cancel"), "cancel")]
+    nav = flows.back_row(ctx)
     if step == "area":
         areas = await service.creatable_areas(ctx.services, ctx.person)
-        rows, _page, _pages = paginated(
-            areas, int(d.get("page", 0)), per_page=8, per_row=2,
-            button=lambda a: (_area_label(ctx, *a)[:40], f"c:{a[0] or 0}"), nav=lambda p: f"pg:{p}",
-            counter=_("{page} of {pages}"))
-        return _("<b>New meeting</b>\nWhose meeting is it?"), [*rows, [(_("Cancel"), "cancel")]], None
+        rows = flows.pick_rows(ctx, areas, int(d.get("page", 0)),
+                               lambda a: (_area_label(ctx, *a)[:40], f"c:{a[0] or 0}"))
+        return _("<b>New meeting</b>\nWhose meeting is it?"), rows, None
     if step == "review":
         return _review(ctx, d), [[(_("✅ Create"), "create")], nav], None
     prompt = _(PROMPTS[step]).format(limit=LIMITS.get(step, ""))

@@ -13,11 +13,11 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 
 from bot.domain.patrols import SCHEDULE_MAX, TITLE_MAX, Patrol
-from bot.handlers import menu
+from bot.handlers import flows, menu
 from bot.handlers.common import Ctx
 from bot.handlers.flows import Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.groups import COMMANDS
-from bot.handlers.tasks import EXPIRED, back_row, button_action, moment, pick_rows, present, refuse, step_turn
+from bot.handlers.tasks import EXPIRED, button_action, moment, present, refuse, step_turn
 from bot.i18n import N_
 from bot.services import patrols as patrol_service
 from bot.services import reports as report_service
@@ -166,26 +166,26 @@ async def _view(ctx: Ctx, draft: Draft) -> View:
     d, step = draft.data, draft.step
     if step == "building":
         buildings = await report_service.buildings(ctx.services, ctx.person)
-        rows = pick_rows(
+        rows = flows.pick_rows(
             ctx, buildings, int(d.get("page", 0)), lambda b: (shorten(f"{b[1]} · {b[2]}", 30), f"b:{b[0]}")
         )
         return _("<b>New patrol</b>\nWhich building is to be checked?"), rows, None
     if step == "title":
         text = _("What is to be checked? One line of up to {limit} characters, e.g. “Fire exits and extinguishers”.")
-        return text.format(limit=TITLE_MAX), [back_row(ctx)], None
+        return text.format(limit=TITLE_MAX), [flows.back_row(ctx)], None
     if step == "schedule":
         header = _("New schedule for “{title}”.").format(title=esc(d.get("title", ""))) + "\n"
-        return (header if draft.flow == EDIT_FLOW else "") + esc(_(EXAMPLES)), [back_row(ctx)], None
+        return (header if draft.flow == EDIT_FLOW else "") + esc(_(EXAMPLES)), [flows.back_row(ctx)], None
     if step == "mode":
         return (
             _("Only in working time, or round the clock?"),
-            [[(_(label), f"m:{code}")] for code, label in MODES.items()] + [back_row(ctx)],
+            [[(_(label), f"m:{code}")] for code, label in MODES.items()] + [flows.back_row(ctx)],
             None,
         )
     try:
         moments = ", ".join(moment(ctx, m) for m in _preview(ctx, d))
     except Refused as refusal:
-        return refusal.text(_), [back_row(ctx)], None
+        return refusal.text(_), [flows.back_row(ctx)], None
     lines = [_("<b>Check the patrol</b>")]
     if d.get("building_name"):
         lines.append("📍 " + esc(d["building_name"]))
@@ -194,7 +194,7 @@ async def _view(ctx: Ctx, draft: Draft) -> View:
         "🗓 " + esc(d["schedule"]) + " · " + _(MODES[str(d["mode"])]),
         _("Next: {when}").format(when=moments),
     ]
-    return "\n".join(lines), [[(_("✅ Save"), "save")], back_row(ctx)], None
+    return "\n".join(lines), [[(_("✅ Save"), "save")], flows.back_row(ctx)], None
 
 
 async def _turn(turn: Turn) -> None:

@@ -20,10 +20,8 @@ from bot.handlers.flows import Flow, Turn, View, end_flow, new_draft, not_unders
 from bot.handlers.groups import COMMANDS
 from bot.handlers.tasks import (
     EXPIRED,
-    back_row,
     button_action,
     callback_parts,
-    pick_rows,
     present,
     refuse,
     show_task,
@@ -235,7 +233,7 @@ async def _flow_view(ctx: Ctx, draft: Draft) -> View:
     today = _today(ctx)
     if step == "scope":
         scopes = await roster.duty_scopes(ctx.services, ctx.person)
-        rows = pick_rows(
+        rows = flows.pick_rows(
             ctx, scopes, int(d.get("page", 0)), lambda s: (shorten(s[1], 30), f"s:{s[0].kind.value}:{s[0].id}")
         )
         return _("<b>Add a duty</b>\nFor which grid or community?"), rows, None
@@ -249,7 +247,7 @@ async def _flow_view(ctx: Ctx, draft: Draft) -> View:
         )
         if not people:
             text = _("There is nobody to pick here. Add people to the team first.")
-        return text, [*rows, back_row(ctx)], None
+        return text, [*rows, flows.back_row(ctx)], None
     if step == "first":
         quick = [
             [
@@ -262,7 +260,7 @@ async def _flow_view(ctx: Ctx, draft: Draft) -> View:
             text = _(
                 "<b>Mark leave</b>\nYour first day away? Type it (for example 3-10 or 2025-03-10) or pick one."
             )
-        return text, [*quick, back_row(ctx)], None
+        return text, [*quick, flows.back_row(ctx)], None
     if step == "last":
         first = date.fromisoformat(d["first"])
         quick = [
@@ -272,7 +270,7 @@ async def _flow_view(ctx: Ctx, draft: Draft) -> View:
             ]
         ]
         text = _("Until which day, that day included? Type it or pick one.")
-        return text, [*quick, back_row(ctx)], None
+        return text, [*quick, flows.back_row(ctx)], None
     first, last = date.fromisoformat(d["first"]), date.fromisoformat(d["last"])
     if duty:
         text = _("<b>Check the duty</b>\n{scope}: {name}, {days}").format(
@@ -282,7 +280,7 @@ async def _flow_view(ctx: Ctx, draft: Draft) -> View:
         text = _("<b>Check your leave</b>\n{days}, stand-in: {name}").format(
             days=days_text(ctx, first, last), name=esc(d["person_name"])
         )
-    return text, [[(_("✅ Save"), "save")], back_row(ctx)], None
+    return text, [[(_("✅ Save"), "save")], flows.back_row(ctx)], None
 
 
 async def _flow_turn(turn: Turn) -> None:

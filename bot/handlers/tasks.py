@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes
@@ -35,10 +34,9 @@ from bot.services.reports import STATE_LABELS, Refused
 from bot.storage.drafts import Draft
 from bot.ui.callbacks import decode, encode, int_part
 from bot.ui.html import esc, shorten
-from bot.ui.keyboards import inline, paginated
+from bot.ui.keyboards import inline
 from bot.ui.timefmt import format_moment, format_relative
 
-T = TypeVar("T")
 PER_PAGE = 5
 NOTE_FLOW = "report_note"
 TASK_ROLES = frozenset({Role.GRID_WORKER, Role.PART_TIME_WORKER, Role.SECRETARY, Role.ORGANIZER, Role.ADMIN})
@@ -205,18 +203,6 @@ async def pressed(
 
 
 StepAnswer = Callable[[Turn, str], Awaitable[None]]
-
-
-def back_row(ctx: Ctx) -> list[Button]:
-    return [(ctx._("‹ Back"), "back"), (ctx._("Cancel"), "cancel")]
-
-
-def pick_rows(ctx: Ctx, items: Sequence[T], page: int, button: Callable[[T], Button]) -> list[list[Button]]:
-    """A flow's first step picks from a long list: eight a page, two a row, paged by `pg:<page>`, then Cancel."""
-    rows, _page, _pages = paginated(
-        items, page, per_page=8, per_row=2, button=button, nav=lambda p: f"pg:{p}", counter=ctx._("{page} of {pages}")
-    )
-    return [*rows, [(ctx._("Cancel"), "cancel")]]
 
 
 async def step_turn(turn: Turn, steps: Sequence[str], answer: StepAnswer, *, allowed: bool = True) -> None:

@@ -416,16 +416,12 @@ async def _new_view(ctx: Ctx, draft: Draft) -> View:
     _ = ctx._
     assert ctx.person is not None
     step, d = draft.step, draft.data
-    nav: list[Button] = [(_("‹ Back"), "back"), (_("Cancel"), "cancel")]
+    nav = flows.back_row(ctx)
     if step == "scope":
         scopes = await vol.creatable_scopes(ctx.services, ctx.person)
-        rows, _page, _pages = paginated(
-            scopes, int(d.get("page", 0)), per_page=8, per_row=2,
-            button=lambda s: (_scope_label(ctx, s[0], s[1])[:40], f"s:{s[0].kind.value}:{s[0].id}"),
-            nav=lambda p: f"pg:{p}", counter=_("{page} of {pages}"),
-        )
-        return _("<b>New activity</b>\nFor whom? Pick the scope: its volunteers will be told."), \
-            [*rows, [(_("Cancel"), "cancel")]], None
+        rows = flows.pick_rows(ctx, scopes, int(d.get("page", 0)),
+                               lambda s: (_scope_label(ctx, *s)[:40], f"s:{s[0].kind.value}:{s[0].id}"))
+        return _("<b>New activity</b>\nFor whom? Pick the scope: its volunteers will be told."), rows, None
     if step == "skills":
         return (_("Which skills are wanted? Pick any, then press Next."),
                 [*toggles(ctx, list(SKILL_LABELS.items()), d["skills"], "sk"), [(_("Next ›"), "next")], nav],
@@ -741,15 +737,12 @@ NO_PROJECT = N_("No project was created.")
 async def _project_view(ctx: Ctx, draft: Draft) -> View:
     _ = ctx._
     assert ctx.person is not None
-    nav: list[Button] = [(_("‹ Back"), "back"), (_("Cancel"), "cancel")]
+    nav = flows.back_row(ctx)
     d = draft.data
     if draft.step == "community":
         communities = await vol.project_communities(ctx.services, ctx.person)
-        rows, _page, _pages = paginated(communities, int(d.get("page", 0)), per_page=8, per_row=2,
-                                        button=lambda c: (c[1][:40], f"c:{c[0]}"), nav=lambda p: f"pg:{p}",
-                                        counter=_("{page} of {pages}"))
-        text = _("<b>New community project</b>\nWhich community runs it?")
-        return text, [*rows, [(_("Cancel"), "cancel")]], None
+        rows = flows.pick_rows(ctx, communities, int(d.get("page", 0)), lambda c: (c[1][:40], f"c:{c[0]}"))
+        return _("<b>New community project</b>\nWhich community runs it?"), rows, None
     if draft.step == "name":
         return _("<b>New community project</b>\nType its name (up to {limit} characters).").format(
             limit=TITLE_MAX), [nav], None
