@@ -16,6 +16,7 @@ from bot.handlers.tasks import (
     NotePurpose,
     ask_note,
     note_purpose,
+    note_to,
     page_row,
     present,
     pressed,
@@ -189,13 +190,6 @@ async def _information(
     return True
 
 
-async def _answer(ctx: Ctx, draft: Draft, text: str | None, _photo: str | None, _voice: str | None) -> bool:
-    assert ctx.person is not None
-    report = await report_service.answer_question(ctx.services, ctx.person, int(draft.data["id"]), text or "")
-    await ctx.reply(ctx._("Your answer was passed on for {number}.").format(number=esc(report.number)))
-    return True
-
-
 async def _rating_comment(
     ctx: Ctx, draft: Draft, text: str | None, _photo: str | None, _voice: str | None
 ) -> bool:
@@ -225,7 +219,7 @@ def register(application: Application) -> None:
         "answer",
         NotePurpose(
             N_("Your answer about {number}. It is passed on without your name. Up to {limit} characters."),
-            _answer,
+            note_to(report_service.answer_question, N_("Your answer was passed on for {number}.")),
         ),
     )
     note_purpose(

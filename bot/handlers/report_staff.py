@@ -19,6 +19,7 @@ from bot.handlers.tasks import (
     NotePurpose,
     ask_note,
     note_purpose,
+    note_to,
     page_row,
     present,
     pressed,
@@ -186,17 +187,6 @@ async def _act(ctx: Ctx, action: str, report: Report, rest: list[str]) -> None:
         await ctx.answer(_(EXPIRED), alert=True)
 
 
-async def _not_ours(ctx: Ctx, draft: Draft, text: str | None, _photo: str | None, _voice: str | None) -> bool:
-    assert ctx.person is not None
-    report = await task_service.not_ours(ctx.services, ctx.person, int(draft.data["id"]), text or "")
-    await ctx.reply(
-        ctx._("{number} is closed as not our responsibility; the reporter is told why.").format(
-            number=esc(report.number)
-        )
-    )
-    return True
-
-
 async def _reveal(ctx: Ctx, draft: Draft, text: str | None, _photo: str | None, _voice: str | None) -> bool:
     assert ctx.person is not None
     details = await task_service.reveal(ctx.services, ctx.person, int(draft.data["id"]), text or "")
@@ -216,7 +206,10 @@ def register(application: Application) -> None:
                 "Why is {number} not our responsibility, and whom should the resident "
                 "turn to? They read this. Up to {limit} characters."
             ),
-            _not_ours,
+            note_to(
+                task_service.not_ours,
+                N_("{number} is closed as not our responsibility; the reporter is told why."),
+            ),
         ),
     )
     note_purpose(

@@ -14,7 +14,7 @@ from datetime import datetime
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 
-from bot.domain.people import Role
+from bot.domain.people import Person, Role
 from bot.domain.reports import (
     AWAITING_ACCEPT,
     BEING_FIXED,
@@ -30,6 +30,7 @@ from bot.handlers.groups import COMMANDS
 from bot.i18n import N_
 from bot.services import reports as report_service
 from bot.services import tasks as task_service
+from bot.services.container import Services
 from bot.services.reports import STATE_LABELS, Refused
 from bot.storage.drafts import Draft
 from bot.ui.callbacks import decode, encode, int_part
@@ -234,6 +235,7 @@ async def step_turn(turn: Turn, steps: Sequence[str], answer: StepAnswer, *, all
 
 
 NoteDone = Callable[[Ctx, Draft, str | None, str | None, str | None], Awaitable[bool]]
+NoteUseCase = Callable[[Services, Person, int, str], Awaitable[Report]]
 
 
 @dataclass(frozen=True)
@@ -253,6 +255,20 @@ _PURPOSES: dict[str, NotePurpose] = {}
 
 def note_purpose(name: str, purpose: NotePurpose) -> None:
     _PURPOSES[name] = purpose
+
+
+def note_to(use_case: NoteUseCase, done: str) -> NoteDone:
+    """Most notes go whole to one use case on the report: run it, then say `done` (a msgid with {number})."""
+
+    async def finish(
+        ctx: Ctx, draft: Draft, text: str | None, _photo: str | None, _voice: str | None
+    ) -> bool:
+        assert ctx.person is not None
+        report = await use_case(ctx.services, ctx.person, int(draft.data["id"]), text or "")
+        await ctx.reply(ctx._(done).format(number=esc(report.number)))
+        return True
+
+    return finish
 
 
 async def ask_note(ctx: Ctx, purpose: str, report_id: int, **data: object) -> None:
@@ -449,26 +465,6 @@ async def send_media(ctx: Ctx, report: Report) -> None:
 # ------------------------------------------------------------------------------------ note purposes
 
 
-async def _hand_back(
-    ctx: Ctx, draft: Draft, text: str | None, _photo: str | None, _voice: str | None
-) -> bool:
-    assert ctx.person is not None
-    report = await task_service.hand_back(ctx.services, ctx.person, int(draft.data["id"]), text or "")
-    await ctx.reply(
-        ctx._("Handed back {number}. Your team lead will reassign it.").format(number=esc(report.number))
-    )
-    return True
-
-
-async def _progress(ctx: Ctx, draft: Draft, text: str | None, _photo: str | None, _voice: str | None) -> bool:
-    assert ctx.person is not None
-    report = await task_service.add_progress(ctx.services, ctx.person, int(draft.data["id"]), text or "")
-    await ctx.reply(
-        ctx._("Progress noted on {number}; the residents are told.").format(number=esc(report.number))
-    )
-    return True
-
-
 async def _resolve(ctx: Ctx, draft: Draft, text: str | None, photo: str | None, _voice: str | None) -> bool:
     """Two inputs: the note, then the after-photo (which some categories let the worker skip)."""
     assert ctx.person is not None
@@ -499,17 +495,6 @@ async def _resolve(ctx: Ctx, draft: Draft, text: str | None, photo: str | None, 
     return True
 
 
-async def _ask(ctx: Ctx, draft: Draft, text: str | None, _photo: str | None, _voice: str | None) -> bool:
-    assert ctx.person is not None
-    report = await task_service.ask_reporter(ctx.services, ctx.person, int(draft.data["id"]), text or "")
-    await ctx.reply(
-        ctx._("Your question was passed on to the reporter of {number}. Their answer will come here.").format(
-            number=esc(report.number)
-        )
-    )
-    return True
-
-
 def register(application: Application) -> None:
     register_flow(application, NOTE_FLOW, Flow(_note_turn, _note_view))
     note_purpose(
@@ -519,7 +504,7 @@ def register(application: Application) -> None:
                 "Why is {number} not yours? Your team lead reads this and reassigns "
                 "it. Up to {limit} characters."
             ),
-            _hand_back,
+            note_to(task_service.hand_back, N_("Handed back {number}. Your team lead will reassign it.")),
         ),
     )
     note_purpose(
@@ -528,7 +513,7 @@ def register(application: Application) -> None:
             N_(
                 "Progress on {number}: what has been done? The residents read this. Up to {limit} characters."
             ),
-            _progress,
+            note_to(task_service.add_progress, N_("Progress noted on {number}; the residents are told.")),
         ),
     )
     note_purpose(
@@ -550,7 +535,10 @@ def register(application: Application) -> None:
                 "Your question to the reporter of {number}. The bot passes it on without "
                 "telling either of you who the other is. Up to {limit} characters."
             ),
-            _ask,
+            note_to(
+                task_service.ask_reporter,
+                N_("Your question was passed on to the reporter of {number}. Their answer will come here."),
+            ),
         ),
     )
     application.add_handler(CallbackQueryHandler(on_task_button, pattern=r"^tk:"), group=COMMANDS)
