@@ -17,7 +17,7 @@ from bot.handlers import flows, menu
 from bot.handlers.common import Ctx
 from bot.handlers.flows import Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.groups import COMMANDS
-from bot.handlers.tasks import EXPIRED, button_action, moment, present, refuse, step_turn
+from bot.handlers.tasks import EXPIRED, moment, present, pressed_by, refuse, step_turn
 from bot.i18n import N_
 from bot.services import patrols as patrol_service
 from bot.services import reports as report_service
@@ -94,14 +94,12 @@ async def show_patrol(ctx: Ctx, patrol: Patrol) -> None:
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    ctx = await Ctx.load(update, context)
-    if ctx is None:
+    press = await pressed_by(update, context, MANAGERS)
+    if press is None:
         return
+    ctx, action, number, _parts = press
+    assert ctx.person is not None
     _ = ctx._
-    action, number, _parts = button_action(update)
-    if ctx.person is None or not ctx.person.onboarded or not ctx.person.has(*MANAGERS):
-        await ctx.answer(_(EXPIRED), alert=True)
-        return
     services, person = ctx.services, ctx.person
     try:
         if action == "l":

@@ -18,15 +18,7 @@ from bot.handlers import flows, menu
 from bot.handlers.common import Ctx
 from bot.handlers.flows import Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.groups import COMMANDS
-from bot.handlers.tasks import (
-    EXPIRED,
-    button_action,
-    callback_parts,
-    present,
-    refuse,
-    show_task,
-    step_turn,
-)
+from bot.handlers.tasks import EXPIRED, present, pressed_by, refuse, show_task, step_turn
 from bot.i18n import N_
 from bot.services import roster
 from bot.services.reports import Refused
@@ -109,13 +101,11 @@ async def show_roster(ctx: Ctx) -> None:
 
 
 async def on_duty_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    ctx = await Ctx.load(update, context)
-    if ctx is None:
+    press = await pressed_by(update, context)
+    if press is None:
         return
-    action, number, _parts = button_action(update)
-    if ctx.person is None or not ctx.person.onboarded:
-        await ctx.answer(ctx._(EXPIRED), alert=True)
-        return
+    ctx, action, number, _parts = press
+    assert ctx.person is not None
     try:
         if action == "n" and not roster.roster_area(ctx.person).empty:
             await ctx.answer()
@@ -187,13 +177,11 @@ async def leave_screen(ctx: Ctx) -> tuple[str, InlineKeyboardMarkup]:
 
 
 async def on_leave_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    ctx = await Ctx.load(update, context)
-    if ctx is None:
+    press = await pressed_by(update, context, LEAVE_TAKERS)
+    if press is None:
         return
-    action, number, _parts = button_action(update)
-    if ctx.person is None or not ctx.person.onboarded or not ctx.person.has(*LEAVE_TAKERS):
-        await ctx.answer(ctx._(EXPIRED), alert=True)
-        return
+    ctx, action, number, _parts = press
+    assert ctx.person is not None
     _ = ctx._
     try:
         if action == "n":
@@ -384,17 +372,14 @@ async def show_team(ctx: Ctx) -> None:
 
 
 async def on_offboard_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    ctx = await Ctx.load(update, context)
-    if ctx is None:
+    press = await pressed_by(update, context, MANAGERS)
+    if press is None:
         return
+    ctx, action, person_id, parts = press
+    assert ctx.person is not None
     _ = ctx._
-    _prefix, parts = callback_parts(update)
-    action = parts[0] if parts else ""
-    person_id, grid_id = int_part(parts, 1), int_part(parts, 3)
+    grid_id = int_part(parts, 3)
     role = parts[2] if len(parts) > 2 and parts[2] in {r.value for r in roster.OFFBOARDABLE} else None
-    if ctx.person is None or not ctx.person.onboarded or not ctx.person.has(*MANAGERS):
-        await ctx.answer(_(EXPIRED), alert=True)
-        return
     if action == "c":
         await ctx.answer()
         await present(ctx, _("Cancelled. Nothing was changed."))

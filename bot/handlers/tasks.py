@@ -184,17 +184,32 @@ def button_action(update: Update) -> tuple[str, int | None, list[str]]:
     return (parts[0] if parts else ""), int_part(parts, 1), parts
 
 
-async def pressed(
+async def pressed_by(
     update: Update, context: ContextTypes.DEFAULT_TYPE, roles: frozenset[Role] | None = None
-) -> tuple[Ctx, str, int, list[str]] | None:
-    """A button that names its subject (`prefix:action:number:…`), for the handlers that check alike: someone
-    not signed up, lacking one of `roles`, or a button without its number hears "expired" and gets None."""
+) -> tuple[Ctx, str, int | None, list[str]] | None:
+    """A `prefix:action[:number:…]` button, for the handlers that check alike: someone not signed up or
+    lacking one of `roles` hears "expired" and gets None. The number is None when missing or forged."""
     ctx = await Ctx.load(update, context)
     if ctx is None:
         return None
     action, number, parts = button_action(update)
     person = ctx.person
-    if person is None or not person.onboarded or (roles is not None and not person.has(*roles)) or number is None:
+    if person is None or not person.onboarded or (roles is not None and not person.has(*roles)):
+        await ctx.answer(ctx._(EXPIRED), alert=True)
+        return None
+    return ctx, action, number, parts
+
+
+async def pressed(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, roles: frozenset[Role] | None = None
+) -> tuple[Ctx, str, int, list[str]] | None:
+    """`pressed_by` for a button that names its subject (`prefix:action:number:…`): one without its number
+    hears "expired" too."""
+    press = await pressed_by(update, context, roles)
+    if press is None:
+        return None
+    ctx, action, number, parts = press
+    if number is None:
         await ctx.answer(ctx._(EXPIRED), alert=True)
         return None
     return ctx, action, number, parts
@@ -389,13 +404,10 @@ async def _workable(ctx: Ctx, report_id: int | None) -> Report | None:
 
 
 async def on_task_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    ctx = await Ctx.load(update, context)
-    if ctx is None:
+    press = await pressed_by(update, context)
+    if press is None:
         return
-    action, number, _parts = button_action(update)
-    if ctx.person is None or not ctx.person.onboarded:
-        await ctx.answer(ctx._(EXPIRED), alert=True)
-        return
+    ctx, action, number, _parts = press
     if action == "l":
         await ctx.answer()
         await show_tasks(ctx, number or 0)
