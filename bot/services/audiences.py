@@ -169,10 +169,6 @@ async def _names(db: Database, table: str, ids: tuple[int, ...]) -> list[str]:
     return [r["name"] for r in rows]
 
 
-_LIVING = ("SELECT p.id FROM people p JOIN buildings b ON b.id = p.building_id JOIN grids g ON g.id = b.grid_id "
-           "WHERE p.erased_at IS NULL ")
-
-
 # ---- the whole street and places ------------------------------------------------------------------------
 
 
@@ -184,9 +180,25 @@ async def _street_footprint(_db: Database, _audience: Audience) -> Footprint:
     return None
 
 
-async def _community_people(db: Database, audience: Audience) -> Reach:
-    return Reach(people=await _ids(db, _LIVING + f"AND g.community_id IN ({_marks(audience.ids)}) ORDER BY p.id",
-                                   audience.ids))
+def _living_in(column: str) -> Resolve:
+    """Residents whose home is in the picked places, `column` naming the place (`g.community_id`, `g.id`
+    or `b.id`): communities, grids and buildings differ only in that."""
+
+    async def resolve(db: Database, audience: Audience) -> Reach:
+        sql = ("SELECT p.id FROM people p JOIN buildings b ON b.id = p.building_id JOIN grids g ON g.id = b.grid_id "
+               f"WHERE p.erased_at IS NULL AND {column} IN ({_marks(audience.ids)}) ORDER BY p.id")
+        return Reach(people=await _ids(db, sql, audience.ids))
+
+    return resolve
+
+
+def _named_in(table: str) -> Describe:
+    """The picked places' names from `table` (communities, grids or buildings), in their code order."""
+
+    async def describe(db: Database, audience: Audience) -> list[str]:
+        return await _names(db, table, audience.ids)
+
+    return describe
 
 
 async def _community_footprint(_db: Database, audience: Audience) -> Footprint:
@@ -196,15 +208,6 @@ async def _community_footprint(_db: Database, audience: Audience) -> Footprint:
 async def _community_choices(db: Database, person: Person) -> list[Choice]:
     rows = await db.fetch_all("SELECT id, name FROM communities ORDER BY code")
     return [Choice(r["id"], r["name"]) for r in rows if _within(person, r["id"])]
-
-
-async def _community_names(db: Database, audience: Audience) -> list[str]:
-    return await _names(db, "communities", audience.ids)
-
-
-async def _grid_people(db: Database, audience: Audience) -> Reach:
-    return Reach(people=await _ids(db, _LIVING + f"AND g.id IN ({_marks(audience.ids)}) ORDER BY p.id",
-                                   audience.ids))
 
 
 async def _grid_footprint(db: Database, audience: Audience) -> Footprint:
@@ -217,15 +220,6 @@ async def _grid_choices(db: Database, person: Person) -> list[Choice]:
     return [Choice(r["id"], f"{r['name']} · {r['community']}") for r in rows if _within(person, r["community_id"])]
 
 
-async def _grid_names(db: Database, audience: Audience) -> list[str]:
-    return await _names(db, "grids", audience.ids)
-
-
-async def _building_people(db: Database, audience: Audience) -> Reach:
-    return Reach(people=await _ids(db, _LIVING + f"AND b.id IN ({_marks(audience.ids)}) ORDER BY p.id",
-                                   audience.ids))
-
-
 async def _building_footprint(db: Database, audience: Audience) -> Footprint:
     return await _communities_of(db, "buildings", audience.ids)
 
@@ -234,10 +228,6 @@ async def _building_choices(db: Database, person: Person) -> list[Choice]:
     rows = await db.fetch_all("SELECT b.id, b.name, g.community_id FROM buildings b JOIN grids g ON g.id = b.grid_id "
                               "JOIN communities c ON c.id = g.community_id ORDER BY c.code, g.code, b.code")
     return [Choice(r["id"], r["name"]) for r in rows if _within(person, r["community_id"])]
-
-
-async def _building_names(db: Database, audience: Audience) -> list[str]:
-    return await _names(db, "buildings", audience.ids)
 
 
 # ---- roles ---------------------------------------------------------------------------------------------
@@ -351,12 +341,12 @@ async def _group_names(db: Database, audience: Audience) -> list[str]:
 
 
 register_audience(STREET, AudienceKind(N_("🏙 Whole street"), _street, _street_footprint, order=10))
-register_audience(COMMUNITY, AudienceKind(N_("🏘 Communities"), _community_people, _community_footprint,
-                                          _community_choices, _community_names, order=20))
-register_audience(GRID, AudienceKind(N_("🔲 Grids"), _grid_people, _grid_footprint, _grid_choices, _grid_names,
-                                     order=30))
-register_audience(BUILDING, AudienceKind(N_("🏢 Buildings"), _building_people, _building_footprint,
-                                         _building_choices, _building_names, order=40))
+register_audience(COMMUNITY, AudienceKind(N_("🏘 Communities"), _living_in("g.community_id"), _community_footprint,
+                                          _community_choices, _named_in("communities"), order=20))
+register_audience(GRID, AudienceKind(N_("🔲 Grids"), _living_in("g.id"), _grid_footprint, _grid_choices,
+                                     _named_in("grids"), order=30))
+register_audience(BUILDING, AudienceKind(N_("🏢 Buildings"), _living_in("b.id"), _building_footprint,
+                                         _building_choices, _named_in("buildings"), order=40))
 register_audience(VOLUNTEERS, AudienceKind(N_("🙋 Volunteers"), _volunteers, _role_footprint, _role_choices,
                                            _role_names, order=50))
 register_audience(GRID_WORKERS, AudienceKind(N_("🧑‍💼 Grid workers"), _grid_workers, _role_footprint,
