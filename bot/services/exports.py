@@ -14,7 +14,7 @@ import csv
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from enum import StrEnum
 from typing import TextIO
 
@@ -57,6 +57,20 @@ def _writer(out: TextIO) -> Writer:
     return lambda row: writer.writerow([cell(value) for value in row])
 
 
+def _begin(out: TextIO, locale: str, columns: Sequence[str]) -> tuple[Translator, Writer]:
+    """The translator for `locale` and a writer whose first row, the translated column names, is written:
+    every export starts the same way."""
+    _ = translator(locale)
+    write = _writer(out)
+    write([_(c) for c in columns])
+    return _, write
+
+
+def _when(moment: datetime | None, tz: tzinfo) -> str:
+    """A moment in the street's time zone, to the minute, as every export shows it; empty when there is none."""
+    return "" if moment is None else f"{moment.astimezone(tz):%Y-%m-%d %H:%M}"
+
+
 REPORT_COLUMNS = (
     N_("Number"),
     N_("Category"),
@@ -86,14 +100,12 @@ REPORT_COLUMNS = (
 
 async def write_reports(services: Services, scope: Scope, period: Period, locale: str, out: TextIO) -> int:
     """Reports filed in `period` within `scope`, one row each with its timeline; returns the row count."""
-    _ = translator(locale)
+    _, write = _begin(out, locale, REPORT_COLUMNS)
     tz = services.settings.tz
     cats = categories(services)
-    write = _writer(out)
-    write([_(c) for c in REPORT_COLUMNS])
 
     def when(moment: datetime | None) -> str:
-        return "" if moment is None else f"{moment.astimezone(tz):%Y-%m-%d %H:%M}"
+        return _when(moment, tz)
 
     def hours(start: datetime | None, end: datetime | None) -> str:
         if start is None or end is None:
@@ -161,10 +173,8 @@ HOURS_COLUMNS = (
 
 async def write_hours(services: Services, scope: Scope, period: Period, locale: str, out: TextIO) -> int:
     """Attendance and service hours at activities that started in `period` within `scope`."""
-    _ = translator(locale)
+    _, write = _begin(out, locale, HOURS_COLUMNS)
     tz = services.settings.tz
-    write = _writer(out)
-    write([_(c) for c in HOURS_COLUMNS])
     ids = await store.opportunity_ids(services.db.background, scope, *period.bounds(tz))
     rows = 0
     for first in range(0, len(ids), BATCH):
@@ -174,12 +184,12 @@ async def write_hours(services: Services, scope: Scope, period: Period, locale: 
             write(
                 [
                     entry.title,
-                    f"{entry.starts_at.astimezone(tz):%Y-%m-%d %H:%M}",
+                    _when(entry.starts_at, tz),
                     entry.person_name,
                     _(STATUS_LABELS[entry.status]),
                     f"{entry.hours:g}",
                     entry.points,
-                    f"{entry.verified_at.astimezone(tz):%Y-%m-%d %H:%M}" if entry.verified_at else "",
+                    _when(entry.verified_at, tz),
                 ]
             )
             rows += 1
@@ -210,10 +220,8 @@ async def write_deliberation(
     services: Services, scope: Scope, period: Period, locale: str, out: TextIO
 ) -> int:
     """Topics whose vote closed in `period` within `scope`: turnout, quorum, totals per option, outcome."""
-    _ = translator(locale)
+    _, write = _begin(out, locale, DELIBERATION_COLUMNS)
     tz = services.settings.tz
-    write = _writer(out)
-    write([_(c) for c in DELIBERATION_COLUMNS])
     communities = {c.id: c.name for c in await store.communities(services.db)}
     rows = 0
     for topic_id in await store.closed_topics(services.db.background, scope, *period.bounds(tz)):
@@ -232,8 +240,8 @@ async def write_deliberation(
                 topic.title,
                 _(deliberation.TRACK_LABELS[topic.track]) if topic.track else "",
                 communities.get(topic.community_id or 0, _("Whole street")),
-                f"{topic.opened_at.astimezone(tz):%Y-%m-%d %H:%M}" if topic.opened_at else "",
-                f"{topic.closed_at.astimezone(tz):%Y-%m-%d %H:%M}" if topic.closed_at else "",
+                _when(topic.opened_at, tz),
+                _when(topic.closed_at, tz),
                 tally.eligible,
                 tally.voted,
                 f"{tally.turnout_percent}%",
