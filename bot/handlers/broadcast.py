@@ -35,11 +35,11 @@ from bot.domain.broadcasts import (
     may_approve,
     may_send,
 )
-from bot.domain.volunteering import parse_start
 from bot.handlers import flows, menu
 from bot.handlers.common import EXPIRED, Ctx, routed
 from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.groups import COMMANDS
+from bot.handlers.times import read_future
 from bot.i18n import N_, translator
 from bot.runtime import services_of
 from bot.services import audiences
@@ -360,9 +360,8 @@ async def _on_when(turn: Turn) -> None:
     if turn.action is not None or turn.text is None:
         await not_understood(turn)
         return
-    when = parse_start(turn.text, ctx.now, ctx.services.settings.tz)
-    if when is None or when <= ctx.now:
-        await ctx.reply(ctx._(REFUSALS[Refusal.PAST]) if when else ctx._("Sorry, I couldn't read that."))
+    when = await read_future(ctx, turn.text)
+    if when is None:
         return
     turn.draft.data["send_at"] = to_db(when)
     await _submit(turn)

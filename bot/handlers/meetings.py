@@ -37,6 +37,7 @@ from bot.handlers import flows, menu
 from bot.handlers.common import EXPIRED, Alert, Ctx, routed
 from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.groups import COMMANDS
+from bot.handlers.times import read_new_times
 from bot.i18n import N_
 from bot.services import ics
 from bot.services import meetings as service
@@ -531,7 +532,6 @@ async def _edit_turn(turn: Turn) -> None:
     if ctx.person is None or turn.text is None or turn.action is not None:
         await not_understood(turn)
         return
-    tz = ctx.services.settings.tz
     if draft.step == "minutes":
         minutes = clean_text(turn.text, MINUTES_MAX, multiline=True)
         if minutes is None:
@@ -543,19 +543,11 @@ async def _edit_turn(turn: Turn) -> None:
                 _("📝 Minutes sent to {attended} who attended and {eligible} eligible people of the topic.").format(
                     attended=result.attended, eligible=result.eligible))
         await _card(ctx, meeting_id, note, fresh=True)
-    elif draft.step == "start":
-        starts = parse_start(turn.text, ctx.now, tz)
-        if starts is None or starts <= ctx.now:
-            await ctx.reply(_(REFUSALS[Refusal.PAST]) if starts else _("Sorry, I couldn't read that."))
+    elif draft.step in {"start", "end"}:
+        times = await read_new_times(turn)
+        if times is None:
             return
-        await turn.goto("end", starts_at=to_db(starts))
-    elif draft.step == "end":
-        starts = from_db(draft.data["starts_at"])
-        ends = parse_end(turn.text, starts, ctx.now, tz)
-        if ends is None:
-            await ctx.reply(_("Sorry, I couldn't read that."))
-            return
-        refusal = await service.reschedule(ctx.services, ctx.person, meeting_id, starts, ends)
+        refusal = await service.reschedule(ctx.services, ctx.person, meeting_id, *times)
         if refusal in {Refusal.PAST, Refusal.BAD_TIMES}:
             assert refusal is not None
             await ctx.reply(_(REFUSALS[refusal]))

@@ -41,6 +41,7 @@ from bot.handlers import flows, menu
 from bot.handlers.common import Alert, Ctx, routed
 from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.groups import COMMANDS
+from bot.handlers.times import read_new_times
 from bot.handlers.volunteer import (
     EXPIRED,
     PROJECT_STATUS_LABELS,
@@ -647,7 +648,6 @@ async def _edit_turn(turn: Turn) -> None:
     if ctx.person is None or turn.text is None:
         await not_understood(turn)
         return
-    tz = ctx.services.settings.tz
     if draft.step == "capacity":
         count = parse_count(turn.text, low=1, high=MAX_CAPACITY)
         if count is None:
@@ -668,20 +668,11 @@ async def _edit_turn(turn: Turn) -> None:
             note += " " + _("Offered to the waitlist: {offered}.").format(
                 offered=len(result.offers))
         await _fresh_card(ctx, opportunity_id, note)
-    elif draft.step == "start":
-        starts = parse_start(turn.text, ctx.now, tz)
-        if starts is None or time_problem(starts, None, ctx.now) is not None:
-            unreadable = _("Sorry, I couldn't read that.")
-            await ctx.reply(_(CHANGE_TEXT[vol.ChangeOutcome.PAST]) if starts else unreadable)
+    elif draft.step in {"start", "end"}:
+        times = await read_new_times(turn)
+        if times is None:
             return
-        await turn.goto("end", starts_at=to_db(starts))
-    elif draft.step == "end":
-        starts = from_db(draft.data["starts_at"])
-        ends = parse_end(turn.text, starts, ctx.now, tz)
-        if ends is None:
-            await ctx.reply(_("Sorry, I couldn't read that."))
-            return
-        outcome = await vol.reschedule(ctx.services, ctx.person, opportunity_id, starts, ends)
+        outcome = await vol.reschedule(ctx.services, ctx.person, opportunity_id, *times)
         if outcome in {vol.ChangeOutcome.PAST, vol.ChangeOutcome.BAD_TIMES}:
             await ctx.reply(_(CHANGE_TEXT[outcome]))
             return
