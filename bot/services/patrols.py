@@ -12,6 +12,7 @@ An occurrence missed while the bot was down is filed once when it starts, not on
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from bot.domain.patrols import (
     PATROL_CATEGORY,
@@ -82,14 +83,15 @@ def _next(services: Services, patrol_schedule: str, working_time: bool, after: d
 
 
 async def _arm(
-    services: Services, conn: Connection, patrol_id: int, due: datetime | None, now: datetime
+    services: Services, conn: Connection, patrol_id: int, due: datetime | None, now: datetime, **changes: Any
 ) -> None:
-    """Make the patrol's row due at `due` (replacing any), or cancel it when there is no next time."""
+    """Make the patrol's row due at `due` (replacing any), or cancel it when there is no next time, and save
+    `next_at` with the `changes` that caused it (pausing, resuming, stopping) in one update."""
     if due is None:
         await cancel(conn, kind=PATROL_DUE, subject=str(patrol_id))
     else:
         await schedule(conn, kind=PATROL_DUE, subject=str(patrol_id), due_at=due)
-    await grid_ops.update_patrol(conn, patrol_id, now, next_at=due)
+    await grid_ops.update_patrol(conn, patrol_id, now, next_at=due, **changes)
 
 
 async def create(
@@ -115,9 +117,7 @@ async def create(
             created_by=person.id,
         )
         await _arm(services, conn, patrol_id, due, now)
-        created = await grid_ops.patrol(conn, patrol_id)
-    assert created is not None
-    return created
+        return await _reloaded(conn, patrol_id)
 
 
 async def managed(services: Services, person: Person) -> list[Patrol]:
@@ -172,8 +172,7 @@ async def pause(services: Services, person: Person, patrol_id: int) -> Patrol:
     async with services.db.transaction() as conn:
         patrol = await _managed_for_update(services, conn, person, patrol_id)
         if not patrol.paused:
-            await grid_ops.update_patrol(conn, patrol.id, now, paused_at=now)
-            await _arm(services, conn, patrol.id, None, now)
+            await _arm(services, conn, patrol.id, None, now, paused_at=now)
         return await _reloaded(conn, patrol.id)
 
 
@@ -183,9 +182,8 @@ async def resume(services: Services, person: Person, patrol_id: int) -> Patrol:
     async with services.db.transaction() as conn:
         patrol = await _managed_for_update(services, conn, person, patrol_id)
         if patrol.paused:
-            await grid_ops.update_patrol(conn, patrol.id, now, paused_at=None)
             due = _next(services, patrol.schedule, patrol.working_time, now)
-            await _arm(services, conn, patrol.id, due, now)
+            await _arm(services, conn, patrol.id, due, now, paused_at=None)
         return await _reloaded(conn, patrol.id)
 
 
@@ -194,8 +192,7 @@ async def stop(services: Services, person: Person, patrol_id: int) -> Patrol:
     now = services.clock.now()
     async with services.db.transaction() as conn:
         patrol = await _managed_for_update(services, conn, person, patrol_id)
-        await _arm(services, conn, patrol.id, None, now)
-        await grid_ops.update_patrol(conn, patrol.id, now, stopped_at=now)
+        await _arm(services, conn, patrol.id, None, now, stopped_at=now)
         return patrol
 
 
