@@ -450,17 +450,26 @@ class ChangeOutcome(StrEnum):
     BAD_TIMES = "bad_times"
 
 
-async def reschedule(services: Services, staff: Person, opportunity_id: int, starts_at: datetime,
-                     ends_at: datetime) -> ChangeOutcome:
-    """Move an activity that has not started; everyone signed up is told and the reminders move."""
+async def _changeable(services: Services, staff: Person, opportunity_id: int, now: datetime
+                      ) -> Opportunity | ChangeOutcome:
+    """The activity if `staff` may still move or cancel it, else why not: both changes refuse alike."""
     opp = await managed_opportunity(services, staff, opportunity_id)
-    now = services.clock.now()
     if opp is None:
         return ChangeOutcome.NOT_ALLOWED
     if not opp.open:
         return ChangeOutcome.CLOSED
     if now >= opp.starts_at:
         return ChangeOutcome.STARTED
+    return opp
+
+
+async def reschedule(services: Services, staff: Person, opportunity_id: int, starts_at: datetime,
+                     ends_at: datetime) -> ChangeOutcome:
+    """Move an activity that has not started; everyone signed up is told and the reminders move."""
+    now = services.clock.now()
+    opp = await _changeable(services, staff, opportunity_id, now)
+    if isinstance(opp, ChangeOutcome):
+        return opp
     problem = time_problem(starts_at, ends_at, now)
     if problem is not None:
         return ChangeOutcome.PAST if problem is TimeProblem.PAST else ChangeOutcome.BAD_TIMES
@@ -479,14 +488,10 @@ async def reschedule(services: Services, staff: Person, opportunity_id: int, sta
 
 async def cancel_opportunity(services: Services, staff: Person, opportunity_id: int) -> ChangeOutcome:
     """Cancel an activity that has not started; everyone signed up or waiting is told."""
-    opp = await managed_opportunity(services, staff, opportunity_id)
     now = services.clock.now()
-    if opp is None:
-        return ChangeOutcome.NOT_ALLOWED
-    if not opp.open:
-        return ChangeOutcome.CLOSED
-    if now >= opp.starts_at:
-        return ChangeOutcome.STARTED
+    opp = await _changeable(services, staff, opportunity_id, now)
+    if isinstance(opp, ChangeOutcome):
+        return opp
     async with services.db.transaction() as conn:
         seats = await capacity.cancel_event(conn, opp.key)
         await outbox.enqueue(
