@@ -15,6 +15,7 @@ from enum import StrEnum
 from pydantic import BaseModel
 
 from bot.domain.capacity import EventKey, SeatState
+from bot.domain.event_times import TimeProblem, event_time_problem
 from bot.domain.people import Person, Role, ScopeKind
 
 KIND = "meeting"  # the capacity event kind
@@ -92,17 +93,6 @@ def manages(person: Person, community_id: int | None) -> bool:
     return False
 
 
-class TimeProblem(StrEnum):
-    PAST = "past"
-    END_BEFORE_START = "end_before_start"
-    TOO_LONG = "too_long"
-
-
 def time_problem(starts_at: datetime, ends_at: datetime, now: datetime) -> TimeProblem | None:
-    if starts_at <= now:
-        return TimeProblem.PAST
-    if ends_at <= starts_at:
-        return TimeProblem.END_BEFORE_START
-    if ends_at - starts_at > MAX_LENGTH:
-        return TimeProblem.TOO_LONG
-    return None
+    """A meeting lasts at most MAX_LENGTH."""
+    return event_time_problem(starts_at, ends_at, now, longest=MAX_LENGTH)

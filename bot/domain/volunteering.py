@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel
 
 from bot.domain.capacity import EventKey, SeatState
+from bot.domain.event_times import TimeProblem, event_time_problem
 from bot.domain.people import Person, Role, Scope, ScopeKind
 
 KIND = "opportunity"  # the EventKey kind of volunteer activities
@@ -241,22 +242,9 @@ def parse_end(text: str, starts_at: datetime, now: datetime, tz: ZoneInfo) -> da
     return parse_start(text, now, tz)
 
 
-class TimeProblem(StrEnum):
-    PAST = "past"
-    END_BEFORE_START = "end_before_start"
-    TOO_LONG = "too_long"
-
-
 def time_problem(starts_at: datetime, ends_at: datetime | None, now: datetime) -> TimeProblem | None:
-    if starts_at <= now:
-        return TimeProblem.PAST
-    if ends_at is None:
-        return None
-    if ends_at <= starts_at:
-        return TimeProblem.END_BEFORE_START
-    if ends_at - starts_at > MAX_LENGTH:
-        return TimeProblem.TOO_LONG
-    return None
+    """An activity lasts at most MAX_LENGTH; the guided creation checks the start before the end is typed."""
+    return event_time_problem(starts_at, ends_at, now, longest=MAX_LENGTH)
 
 
 def parse_count(text: str | None, *, low: int, high: int) -> int | None:

@@ -24,12 +24,12 @@ from bot.delivery import outbox
 from bot.delivery.outbox import Button, Lane, Param, Relative
 from bot.domain.broadcasts import Audience, area, may_send
 from bot.domain.capacity import Counts, Seat, SeatState, SignUpOutcome
+from bot.domain.event_times import TimeProblem
 from bot.domain.meetings import (
     KIND,
     Answer,
     AnswerLine,
     Meeting,
-    TimeProblem,
     event_key,
     manages,
     time_problem,

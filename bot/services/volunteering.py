@@ -23,6 +23,7 @@ from bot.delivery import outbox
 from bot.delivery.outbox import Button, Lane, Relative
 from bot.domain.broadcasts import Topic
 from bot.domain.capacity import Counts, EventKey, Seat, SeatState, SignUpOutcome
+from bot.domain.event_times import TimeProblem
 from bot.domain.people import Person, Role, Scope, ScopeKind
 from bot.domain.volunteering import (
     KIND,
@@ -37,7 +38,6 @@ from bot.domain.volunteering import (
     ServiceEntry,
     ServiceStatus,
     Skill,
-    TimeProblem,
     Volunteer,
     check_in_open,
     event_key,
