@@ -86,18 +86,18 @@ def moment(ctx: Ctx, when: datetime) -> str:
 
 
 async def cmd_broadcast(ctx: Ctx) -> None:
-    text, markup = await _home(ctx)
-    await ctx.reply(text, markup)
+    await _home(ctx, fresh=True)
 
 
-async def _home(ctx: Ctx) -> tuple[str, InlineKeyboardMarkup]:
+async def _home(ctx: Ctx, *, fresh: bool = False) -> None:
     _ = ctx._
     assert ctx.person is not None
     rows: list[Row] = [[(_("➕ New notice"), button_data("new"))], [(_("📋 My notices"), button_data("ls"))]]
     waiting = await service.awaiting_approval(ctx.services, ctx.person)
     if waiting:
         rows.append([(_("🗳 Waiting for approval ({count})").format(count=len(waiting)), button_data("ap"))])
-    return _("<b>📣 Notices</b>\nSend a notice to exactly the people concerned, now or at a set time."), inline(rows)
+    text = _("<b>📣 Notices</b>\nSend a notice to exactly the people concerned, now or at a set time.")
+    await ctx.display(text, inline(rows), fresh=fresh)
 
 
 async def start_new(ctx: Ctx, meeting_id: int | None = None) -> str | None:
@@ -474,7 +474,7 @@ async def _route(ctx: Ctx, parts: list[str]) -> str | None:
         return NOT_ALLOWED
     action = parts[0] if parts else ""
     if action == "home":
-        await ctx.show(*await _home(ctx))
+        await _home(ctx)
         return None
     if action == "new":
         return await start_new(ctx)

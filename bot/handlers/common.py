@@ -88,6 +88,16 @@ class Ctx:
         message = await self.reply(text, markup)
         return message.message_id
 
+    async def display(
+        self, text: str, markup: InlineKeyboardMarkup | None = None, *, fresh: bool = False
+    ) -> None:
+        """A screen that both a command and a button open: a new message when `fresh` (the command), else
+        the pressed message edited in place."""
+        if fresh:
+            await self.reply(text, markup)
+        else:
+            await self.show(text, markup)
+
     async def answer(self, text: str | None = None, *, alert: bool = False) -> None:
         """Answer the pressed button (if any) so the client stops its spinner."""
         query = self.update.callback_query

@@ -259,10 +259,7 @@ async def _list(ctx: Ctx, page: int, *, fresh: bool = False) -> None:
         text = _("<b>🗳 Votes</b>\nTopics you decide ({count}): 🆕 announced · 🗳 open · ✅ voted · ✔️ closed.").format(
             count=len(topics))
     markup = inline(rows) if rows else None
-    if fresh:
-        await ctx.reply(text, markup)
-    else:
-        await ctx.show(text, markup)
+    await ctx.display(text, markup, fresh=fresh)
 
 
 async def _card(ctx: Ctx, topic_id: int, note: str = "") -> None:

@@ -92,10 +92,7 @@ async def _home(ctx: Ctx, page: int, *, fresh: bool = False) -> None:
     text = _("<b>🗂 Deliberation topics</b>\n📝 being set up · 🆕 announced · 🗳 open · ✔️ closed · ✖️ called off\n"
              "To turn a report into a topic, send /escalate.")
     markup = inline([*head, *rows])
-    if fresh:
-        await ctx.reply(text, markup)
-    else:
-        await ctx.show(text, markup)
+    await ctx.display(text, markup, fresh=fresh)
 
 
 _MARKS = {TopicState.DRAFT: "📝", TopicState.ANNOUNCED: "🆕", TopicState.OPEN: "🗳", TopicState.CLOSED: "✔️",

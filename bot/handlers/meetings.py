@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, InputFile
+from telegram import InputFile
 from telegram.ext import Application, CallbackQueryHandler
 
 from bot.clock import from_db, to_db
@@ -179,11 +179,10 @@ async def _resident_route(ctx: Ctx, parts: list[str]) -> Alert:
 
 
 async def cmd_meetings(ctx: Ctx) -> None:
-    text, markup = await _home(ctx)
-    await ctx.reply(text, markup)
+    await _home(ctx, fresh=True)
 
 
-async def _home(ctx: Ctx) -> tuple[str, InlineKeyboardMarkup]:
+async def _home(ctx: Ctx, *, fresh: bool = False) -> None:
     _ = ctx._
     assert ctx.person is not None
     items = await service.managed_list(ctx.services, ctx.person, since=ctx.now - RECENT)
@@ -193,7 +192,7 @@ async def _home(ctx: Ctx) -> tuple[str, InlineKeyboardMarkup]:
     text = _("<b>📅 Meetings</b>\nCreate a meeting, send its notice, follow the answers and post the minutes.")
     if not items:
         text += "\n\n" + _("No meetings in the last 30 days or ahead.")
-    return text, inline(rows)
+    await ctx.display(text, inline(rows), fresh=fresh)
 
 
 async def _card(ctx: Ctx, meeting_id: int, note: str | None = None, *, fresh: bool = False) -> str | None:
@@ -225,7 +224,7 @@ async def _card(ctx: Ctx, meeting_id: int, note: str | None = None, *, fresh: bo
         rows.append([(_("📝 Post the minutes"), staff_data("mn", meeting.id))])
     rows.append([(_("‹ Meetings"), staff_data("home"))])
     text = "\n".join(lines)
-    await (ctx.reply(text, inline(rows)) if fresh else ctx.show(text, inline(rows)))
+    await ctx.display(text, inline(rows), fresh=fresh)
     return None
 
 
@@ -303,7 +302,7 @@ async def _route(ctx: Ctx, parts: list[str]) -> str | None:
         return N_("This is for organizers and street admins.")
     action = parts[0] if parts else ""
     if action == "home":
-        await ctx.show(*await _home(ctx))
+        await _home(ctx)
         return None
     if action == "new":
         return await _start_new(ctx)

@@ -171,10 +171,7 @@ async def _home(ctx: Ctx, *, fresh: bool = False) -> Alert:
     rows.append([(_("📁 Community projects"), button_data("pj", 0))])
     if vol.is_manager(ctx.person):
         rows.append([(_("🗂 Manage activities"), "vadm:home")])
-    if fresh:
-        await ctx.reply(text, inline(rows))
-    else:
-        await ctx.show(text, inline(rows))
+    await ctx.display(text, inline(rows), fresh=fresh)
     return None
 
 
@@ -260,10 +257,7 @@ async def _card(ctx: Ctx, opportunity_id: int, note: str | None = None, *, fresh
     if card is None:
         return N_("This activity no longer exists.")
     text, markup = await _card_text(ctx, card, note), inline(_card_buttons(ctx, card))
-    if fresh:
-        await ctx.reply(text, markup)
-    else:
-        await ctx.show(text, markup)
+    await ctx.display(text, markup, fresh=fresh)
     return None
 
 
@@ -286,7 +280,7 @@ async def _sign_up(ctx: Ctx, opportunity_id: int, *, accept_overlap: bool, fresh
                  "Sign up anyway?").format(titles=esc(titles))
         markup = inline([[(_("Sign up anyway"), button_data("sf", opportunity_id)),
                           (_("‹ Back"), button_data("o", opportunity_id))]])
-        await (ctx.reply(text, markup) if fresh else ctx.show(text, markup))
+        await ctx.display(text, markup, fresh=fresh)
         return None
     if result.outcome is vol.Refusal.NOT_VOLUNTEER:
         return await _start_join(ctx, then=opportunity_id)
@@ -443,10 +437,7 @@ async def _hours(ctx: Ctx, page: int, *, fresh: bool = False) -> Alert:
     if summary.activities:
         rows.append([(_("📄 Service record"), button_data("rec"))])
     markup = inline(rows) if rows else None
-    if fresh:
-        await ctx.reply("\n".join(lines), markup)
-    else:
-        await ctx.show("\n".join(lines), markup)
+    await ctx.display("\n".join(lines), markup, fresh=fresh)
     return None
 
 

@@ -97,7 +97,7 @@ async def _home(ctx: Ctx, *, fresh: bool = False) -> Alert:
     ]
     text = _("<b>🗂 Volunteer activities</b>\nCreate activities, follow their rosters, check volunteers in "
              "and verify their hours.")
-    await (ctx.reply(text, inline(rows)) if fresh else ctx.show(text, inline(rows)))
+    await ctx.display(text, inline(rows), fresh=fresh)
     return None
 
 
