@@ -16,9 +16,8 @@ from telegram import Update
 from bot.domain.people import Role, Scope, ScopeKind
 from bot.handlers import broadcast as broadcast_handlers
 from bot.runtime import runtime_of
-from bot.storage import people
-from bot.storage.db import Database
 from tests.support.people import BotHarness, BotMessage, Person
+from tests.support.signup import signed_up
 
 COMMUNITY = "📢 Community notices"
 
@@ -35,20 +34,6 @@ class Street:
     ids: dict[int, int]  # telegram id → person id
 
 
-async def add(db: Database, now: datetime, person: Person, *, name: str, building: int | None = None,
-              role: tuple[Role, Scope] | None = None) -> int:
-    async with db.transaction() as conn:
-        person_id = await people.insert(conn, now=now, telegram_id=person.id, name=name, locale="en",
-                                        building_id=building, unit="1-101" if building else None)
-        await conn.execute("UPDATE people SET onboarded_at = created_at, consent_at = created_at WHERE id = ?",
-                           (person_id,))
-        if building:
-            await people.grant(conn, person_id, Role.RESIDENT, Scope(kind=ScopeKind.STREET), now)
-        if role:
-            await people.grant(conn, person_id, role[0], role[1], now)
-    return person_id
-
-
 async def street_of(h: BotHarness) -> Street:
     """Two communities: 1 (grids 1 and 3, buildings 1 and 3) and 2 (grid 2, building 2)."""
     db, now = h.services.db, h.clock.now()
@@ -62,14 +47,15 @@ async def street_of(h: BotHarness) -> Street:
                                (n, f"B{n}", n, f"Block {n}"))
     cast = {name: h.person(name, "en") for name in ("Ada", "Olga", "Sam", "Rita", "Rob", "Bea")}
     ids = {
-        cast["Ada"].id: await add(db, now, cast["Ada"], name="Ada", role=(Role.ADMIN, Scope(kind=ScopeKind.STREET))),
-        cast["Olga"].id: await add(db, now, cast["Olga"], name="Olga",
-                                   role=(Role.ORGANIZER, Scope(kind=ScopeKind.COMMUNITY, id=1))),
-        cast["Sam"].id: await add(db, now, cast["Sam"], name="Sam",
-                                  role=(Role.ORGANIZER, Scope(kind=ScopeKind.STREET))),
-        cast["Rita"].id: await add(db, now, cast["Rita"], name="Rita", building=1),
-        cast["Rob"].id: await add(db, now, cast["Rob"], name="Rob", building=3),
-        cast["Bea"].id: await add(db, now, cast["Bea"], name="Bea", building=2),
+        cast["Ada"].id: await signed_up(db, now, cast["Ada"], name="Ada",
+                                        role=(Role.ADMIN, Scope(kind=ScopeKind.STREET))),
+        cast["Olga"].id: await signed_up(db, now, cast["Olga"], name="Olga",
+                                         role=(Role.ORGANIZER, Scope(kind=ScopeKind.COMMUNITY, id=1))),
+        cast["Sam"].id: await signed_up(db, now, cast["Sam"], name="Sam",
+                                        role=(Role.ORGANIZER, Scope(kind=ScopeKind.STREET))),
+        cast["Rita"].id: await signed_up(db, now, cast["Rita"], name="Rita", building=1),
+        cast["Rob"].id: await signed_up(db, now, cast["Rob"], name="Rob", building=3),
+        cast["Bea"].id: await signed_up(db, now, cast["Bea"], name="Bea", building=2),
     }
     return Street(h, cast["Ada"], cast["Olga"], cast["Sam"], cast["Rita"], cast["Rob"], cast["Bea"], ids)
 
@@ -208,7 +194,7 @@ async def test_a_restart_half_way_loses_nothing_and_repeats_only_rows_in_flight(
         street = await street_of(h)
         crowd = [h.person(f"R{i}", "en") for i in range(40)]
         for resident in crowd:
-            await add(h.services.db, h.clock.now(), resident, name=resident.first_name, building=1)
+            await signed_up(h.services.db, h.clock.now(), resident, name=resident.first_name, building=1)
         olga = street.olga
         await compose(olga, "🏢 Buildings", ["Block 1"], "Residents' assembly next week")
         send_now = flow_message(olga, "📤 Send now").callback_data["📤 Send now"]
@@ -303,8 +289,8 @@ async def test_organizers_stay_in_their_scope_and_forged_buttons_change_nothing(
 async def test_a_photo_notice_to_a_role_reaches_the_grid_teams_of_the_community(street: Street) -> None:
     h = street.h
     worker = h.person("Wei", "en")
-    await add(h.services.db, h.clock.now(), worker, name="Wei",
-              role=(Role.GRID_WORKER, Scope(kind=ScopeKind.GRID, id=3)))
+    await signed_up(h.services.db, h.clock.now(), worker, name="Wei",
+                    role=(Role.GRID_WORKER, Scope(kind=ScopeKind.GRID, id=3)))
     await street.olga.send("/broadcast")
     await street.olga.press("➕ New notice")
     await street.olga.press("🧑‍💼 Grid workers")

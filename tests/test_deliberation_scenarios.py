@@ -22,6 +22,7 @@ from bot.services import deliberation as service
 from bot.services.deliberation import Setup
 from bot.storage import people
 from tests.support.people import BotHarness, Person
+from tests.support.signup import signed_up
 
 B12, B13, B21 = 12, 13, 21
 
@@ -41,20 +42,11 @@ class Street:
         return found
 
 
-async def add(h: BotHarness, person: Person, *, name: str, building: int | None = None, unit: str | None = None,
+async def add(h: BotHarness, person: Person, *, name: str, building: int | None = None, unit: str = "1-101",
               verified: bool = True, role: tuple[Role, Scope] | None = None) -> int:
-    db, now = h.services.db, h.clock.now()
-    async with db.transaction() as conn:
-        person_id = await people.insert(conn, now=now, telegram_id=person.id, name=name, locale="en",
-                                        building_id=building, unit=unit,
-                                        verification="verified" if verified and building else "unverified")
-        await conn.execute("UPDATE people SET onboarded_at = created_at, consent_at = created_at WHERE id = ?",
-                           (person_id,))
-        if building:
-            await people.grant(conn, person_id, Role.RESIDENT, Scope(kind=ScopeKind.STREET), now)
-        if role:
-            await people.grant(conn, person_id, role[0], role[1], now)
-    return person_id
+    """A signed-up person of this street; residents are verified unless told otherwise."""
+    return await signed_up(h.services.db, h.clock.now(), person, name=name, building=building, unit=unit,
+                           verified=verified, role=role)
 
 
 async def street_of(h: BotHarness) -> Street:

@@ -16,7 +16,8 @@ from bot.services import audiences
 from bot.services.audiences import AudienceKind, Choice, Reach
 from bot.storage.db import Database
 from tests.support.people import BotHarness, Person
-from tests.test_broadcasts import Street, add, notices, street_of
+from tests.support.signup import signed_up
+from tests.test_broadcasts import Street, notices, street_of
 
 TZ = ZoneInfo("Asia/Shanghai")
 GOING, MAYBE, CANT = "✅ Going", "🤔 Maybe", "❌ Can't go"
@@ -70,7 +71,7 @@ def calendar_of(person: Person) -> Calendar:
 async def test_rsvp_with_places_and_a_waitlist_promoted_when_a_place_frees_up(street: Street) -> None:
     h, olga, rita, rob = street.h, street.olga, street.rita, street.rob
     ann = h.person("Ann", "en")
-    await add(h.services.db, h.clock.now(), ann, name="Ann", building=3)
+    await signed_up(h.services.db, h.clock.now(), ann, name="Ann", building=3)
     meeting_id = await create_meeting(olga, capacity="2")
     await send_notice(olga)
     notice = notices(rita, "Meeting notice")[0]

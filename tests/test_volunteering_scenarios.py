@@ -19,8 +19,8 @@ from bot.domain.volunteering import Availability, Skill
 from bot.services import capacity
 from bot.services import volunteering as vol
 from bot.storage import people
-from bot.storage.db import Database
 from tests.support.people import BotHarness, Person
+from tests.support.signup import signed_up
 
 TZ = ZoneInfo("Asia/Shanghai")
 SIGN_UP = "🙋 Sign up"
@@ -37,21 +37,6 @@ class Cast:
     ids: dict[int, int]  # telegram id → person id
 
 
-async def _person(db: Database, now: datetime, person: Person, *, name: str, building: int | None,
-                  role: tuple[Role, Scope] | None = None) -> int:
-    async with db.transaction() as conn:
-        person_id = await people.insert(conn, now=now, telegram_id=person.id, name=name, locale="en",
-                                        building_id=building, unit="1-101" if building else None)
-        await conn.execute(
-            "UPDATE people SET onboarded_at = created_at, consent_at = created_at WHERE id = ?", (person_id,)
-        )
-        if building:
-            await people.grant(conn, person_id, Role.RESIDENT, Scope(kind=ScopeKind.STREET), now)
-        if role:
-            await people.grant(conn, person_id, role[0], role[1], now)
-    return person_id
-
-
 async def cast_of(h: BotHarness, volunteers: int = 5) -> Cast:
     db, now = h.services.db, h.clock.now()
     async with db.transaction() as conn:
@@ -64,15 +49,15 @@ async def cast_of(h: BotHarness, volunteers: int = 5) -> Cast:
                                (n, f"B{n}", n, f"Block {n}"))
     olga, otto, rita = h.person("Olga", "en"), h.person("Otto", "en"), h.person("Rita", "en")
     ids = {
-        olga.id: await _person(db, now, olga, name="Olga", building=None,
-                               role=(Role.ORGANIZER, Scope(kind=ScopeKind.COMMUNITY, id=1))),
-        otto.id: await _person(db, now, otto, name="Otto", building=None,
-                               role=(Role.ORGANIZER, Scope(kind=ScopeKind.COMMUNITY, id=2))),
-        rita.id: await _person(db, now, rita, name="Rita", building=1),
+        olga.id: await signed_up(db, now, olga, name="Olga",
+                                 role=(Role.ORGANIZER, Scope(kind=ScopeKind.COMMUNITY, id=1))),
+        otto.id: await signed_up(db, now, otto, name="Otto",
+                                 role=(Role.ORGANIZER, Scope(kind=ScopeKind.COMMUNITY, id=2))),
+        rita.id: await signed_up(db, now, rita, name="Rita", building=1),
     }
     vols = [h.person(f"V{i}", "en") for i in range(1, volunteers + 1)]
     for volunteer in vols:
-        ids[volunteer.id] = await _person(db, now, volunteer, name=f"Vol {volunteer.first_name}", building=1)
+        ids[volunteer.id] = await signed_up(db, now, volunteer, name=f"Vol {volunteer.first_name}", building=1)
         found = await people.by_id(db, ids[volunteer.id])
         assert found is not None
         await vol.join(h.services, found, [Skill.GENERAL], [Availability.WEEKENDS])
