@@ -81,6 +81,13 @@ async def file_light_report(
     await person.press("🙈 Anonymous" if anonymous else "👤 Show my name")
 
 
+async def mark_fixed(worker: Person, note: str) -> None:
+    """The worker's ✔️ Mark fixed on the pushed task: the note, then the after-photo lighting asks for."""
+    await worker.press("✔️ Mark fixed")
+    await worker.send(note)
+    await worker.send_photo()
+
+
 async def latest_report(cast: Cast) -> report_service.Report:
     report_id = await cast.h.services.db.fetch_value("SELECT MAX(id) FROM reports")
     report = await report_service.get(cast.h.services, report_id)
@@ -100,9 +107,7 @@ async def test_resident_reports_broken_light_and_worker_fixes_it(cast: Cast) -> 
     assert "Task R-2025-000001" in task.text and "Alice Ng" in task.text and "13800000001" in task.text
     await wang.press("✅ Accept")
     assert "accepted" in alice.last_message.text
-    await wang.press("✔️ Mark fixed")
-    await wang.send("Replaced the bulb")
-    await wang.send_photo()
+    await mark_fixed(wang, "Replaced the bulb")
     question = alice.last_message
     assert "Is it fixed?" in question.text and question.photo is not None
     await alice.press("✅ Yes")
@@ -233,9 +238,7 @@ async def test_duplicate_follow_and_both_told_on_close(cast: Cast) -> None:
     report = await latest_report(cast)
     assert report.affected_count == 2
     await cast.wang.press("✅ Accept")
-    await cast.wang.press("✔️ Mark fixed")
-    await cast.wang.send("New bulb")
-    await cast.wang.send_photo()
+    await mark_fixed(cast.wang, "New bulb")
     assert "resolved" in cast.bob.last_message.text and "Alice" not in texts(cast.bob)
     await cast.alice.press("✅ Yes")
     assert "closed" in cast.bob.last_message.text
@@ -250,16 +253,12 @@ async def test_not_fixed_reopens_then_fixed_closes_with_rating(cast: Cast) -> No
     await file_light_report(cast.alice)
     await cast.alice.press("✅ Confirm")
     await cast.wang.press("✅ Accept")
-    await cast.wang.press("✔️ Mark fixed")
-    await cast.wang.send("Bulb")
-    await cast.wang.send_photo()
+    await mark_fixed(cast.wang, "Bulb")
     await cast.alice.press("❌ No")
     assert "reopened" in cast.alice.last_message.text
     assert "reopened" in cast.wang.last_message.text and "reopened" in cast.chen.last_message.text
     await cast.wang.press("📋 Open task")
-    await cast.wang.press("✔️ Mark fixed")
-    await cast.wang.send("Replaced the wiring")
-    await cast.wang.send_photo()
+    await mark_fixed(cast.wang, "Replaced the wiring")
     await cast.alice.press("✅ Yes")
     await cast.alice.press("⭐⭐⭐")
     await cast.alice.press("Skip")
@@ -272,9 +271,7 @@ async def test_silence_for_72_hours_after_delivery_closes_unverified(cast: Cast)
     await file_light_report(cast.alice)
     await cast.alice.press("✅ Confirm")
     await cast.wang.press("✅ Accept")
-    await cast.wang.press("✔️ Mark fixed")
-    await cast.wang.send("Bulb")
-    await cast.wang.send_photo()
+    await mark_fixed(cast.wang, "Bulb")
     await cast.h.advance(hours=71)
     assert (await latest_report(cast)).state is ReportState.RESOLVED
     await cast.h.advance(hours=1, minutes=1)
