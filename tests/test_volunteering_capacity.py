@@ -77,6 +77,16 @@ async def _sign_up(services: Services, person_id: int) -> capacity.SignUpResult:
         return await capacity.sign_up(services, conn, KEY, person_id, now=services.clock.now())
 
 
+async def _three_places_two_waiting(services: Services) -> list[int]:
+    """Five people sign up, in order, for an event with three places: the first three hold them, the last
+    two wait (the fourth first)."""
+    signed = await _people(services, 5)
+    await _open(services)
+    for person_id in signed:
+        await _sign_up(services, person_id)
+    return signed
+
+
 async def _state(services: Services, person_id: int) -> SeatState | None:
     seat = await capacity.seat_of(services.db, KEY, person_id)
     return None if seat is None else seat.state
@@ -170,10 +180,7 @@ async def test_two_people_taking_the_last_place_at_once_get_one_place(services: 
 
 
 async def test_cancellation_offers_the_place_and_delivery_starts_the_window(services: Services) -> None:
-    a, b, c, d, e = await _people(services, 5)
-    await _open(services)
-    for p in (a, b, c, d, e):
-        await _sign_up(services, p)
+    _, b, _, d, e = await _three_places_two_waiting(services)
     async with services.db.transaction() as conn:
         result = await capacity.cancel_seat(services, conn, KEY, b, now=START)
     assert result.outcome is CancelOutcome.CANCELLED
@@ -196,10 +203,7 @@ async def test_cancellation_offers_the_place_and_delivery_starts_the_window(serv
 
 
 async def test_an_offer_not_confirmed_in_time_passes_to_the_next(services: Services) -> None:
-    a, b, c, d, e = await _people(services, 5)
-    await _open(services)
-    for p in (a, b, c, d, e):
-        await _sign_up(services, p)
+    a, _, _, d, e = await _three_places_two_waiting(services)
     async with services.db.transaction() as conn:
         await capacity.cancel_seat(services, conn, KEY, a, now=START)
     await _deliver_offers(services)
@@ -213,10 +217,7 @@ async def test_an_offer_not_confirmed_in_time_passes_to_the_next(services: Servi
 
 
 async def test_capacity_cannot_drop_below_held_places_and_raising_it_offers_them(services: Services) -> None:
-    a, b, c, d, e = await _people(services, 5)
-    await _open(services)
-    for p in (a, b, c, d, e):
-        await _sign_up(services, p)
+    *_, d, e = await _three_places_two_waiting(services)
     async with services.db.transaction() as conn:
         refused = await capacity.set_capacity(services, conn, KEY, 2, now=START)
         raised = await capacity.set_capacity(services, conn, KEY, 5, now=START)
