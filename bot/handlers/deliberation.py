@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from telegram import Update
@@ -34,7 +35,7 @@ from bot.domain.deliberation import (
     choices_of,
 )
 from bot.handlers import flows, menu
-from bot.handlers.common import EXPIRED, Ctx
+from bot.handlers.common import EXPIRED, ButtonHandler, Ctx
 from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, register_flow, show
 from bot.handlers.groups import COMMANDS
 from bot.i18n import N_
@@ -392,18 +393,24 @@ async def _rate(ctx: Ctx, topic_id: int, stars: int) -> None:
     await ctx.answer(ctx._("Thank you: your rating ({stars} of 5) is saved.").format(stars=stars), alert=True)
 
 
-async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    ctx = await Ctx.load(update, context)
-    if ctx is None:
-        return
-    _prefix, parts = decode(update.callback_query.data if update.callback_query else None)
-    try:
-        answered = await _route(ctx, parts)
-    except Refused as refused:
-        await ctx.answer(refused.text(ctx._), alert=True)
-        return
-    if not answered:
-        await ctx.answer()
+def topic_buttons(route: Callable[[Ctx, list[str]], Awaitable[bool | None]]) -> ButtonHandler:
+    """The button handler of the topic screens: what `route(ctx, parts)` refuses (`Refused`) is the alert,
+    and the button is answered unless the route answered it itself (it returns True then)."""
+
+    async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        ctx = await Ctx.load(update, context)
+        if ctx is None:
+            return
+        _prefix, parts = decode(update.callback_query.data if update.callback_query else None)
+        try:
+            answered = await route(ctx, parts)
+        except Refused as refused:
+            await ctx.answer(refused.text(ctx._), alert=True)
+            return
+        if not answered:
+            await ctx.answer()
+
+    return on_button
 
 
 async def _route(ctx: Ctx, parts: list[str]) -> bool:
@@ -556,4 +563,6 @@ def register(application: Application) -> None:
         order=35))
     menu.add_command(application, menu.Command(
         "propose", N_("Propose a topic for your neighbours to decide"), cmd_propose, order=36))
-    application.add_handler(CallbackQueryHandler(on_button, pattern=rf"^{CALLBACK}:"), group=COMMANDS)
+    application.add_handler(
+        CallbackQueryHandler(topic_buttons(_route), pattern=rf"^{CALLBACK}:"), group=COMMANDS
+    )

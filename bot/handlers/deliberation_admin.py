@@ -12,8 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, ContextTypes
+from telegram.ext import Application, CallbackQueryHandler
 
 from bot.clock import from_db, to_db
 from bot.domain.deliberation import (
@@ -41,8 +40,8 @@ from bot.domain.deliberation import (
 from bot.domain.people import Role
 from bot.domain.volunteering import clean_text, parse_start
 from bot.handlers import flows, menu
-from bot.handlers.common import Ctx
-from bot.handlers.deliberation import EXPIRED, VISIBILITY_LABELS, moment, rules_lines, topic_text
+from bot.handlers.common import EXPIRED, Ctx
+from bot.handlers.deliberation import VISIBILITY_LABELS, moment, rules_lines, topic_buttons, topic_text
 from bot.handlers.flows import Button, Flow, Turn, View, end_flow, new_draft, not_understood, register_flow, show
 from bot.handlers.groups import COMMANDS
 from bot.i18n import N_
@@ -51,7 +50,7 @@ from bot.services.deliberation import ADMIN_CALLBACK, TRACK_LABELS, Setup, admin
 from bot.services.reports import Refused
 from bot.storage import structure
 from bot.storage.drafts import Draft
-from bot.ui.callbacks import decode, int_part
+from bot.ui.callbacks import int_part
 from bot.ui.html import esc
 from bot.ui.keyboards import inline, paginated
 
@@ -203,19 +202,6 @@ async def _questions(ctx: Ctx, topic_id: int) -> None:
         lines.append(_("All questions are answered."))
     rows.append([(_("‹ Back"), admin_data("t", topic.id))])
     await ctx.show("\n\n".join(lines), inline(rows))
-
-
-async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    ctx = await Ctx.load(update, context)
-    if ctx is None:
-        return
-    _prefix, parts = decode(update.callback_query.data if update.callback_query else None)
-    try:
-        await _route(ctx, parts)
-    except Refused as refused:
-        await ctx.answer(refused.text(ctx._), alert=True)
-        return
-    await ctx.answer()
 
 
 async def _route(ctx: Ctx, parts: list[str]) -> None:
@@ -765,5 +751,7 @@ def register(application: Application) -> None:
     menu.add_command(application, menu.Command(
         "escalate", N_("Turn a report into a deliberation topic"), cmd_escalate,
         roles=frozenset({Role.SECRETARY, Role.ORGANIZER, Role.ADMIN}), order=38))
-    application.add_handler(CallbackQueryHandler(on_button, pattern=rf"^{ADMIN_CALLBACK}:"), group=COMMANDS)
+    application.add_handler(
+        CallbackQueryHandler(topic_buttons(_route), pattern=rf"^{ADMIN_CALLBACK}:"), group=COMMANDS
+    )
 
