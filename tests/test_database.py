@@ -5,20 +5,19 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from bot.storage.db import AlreadyRunning, Database, migration_files, split_sql
+from tests.support.storage import migrated_database
 
 
 @pytest.fixture
-async def db(tmp_path: Path):
-    database = Database(tmp_path / "t.db")
-    await database.open()
-    await database.migrate()
-    yield database
-    await database.close()
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    async with migrated_database(tmp_path / "t.db") as database:
+        yield database
 
 
 async def test_two_interleaved_writers_never_commit_each_others_work(db: Database) -> None:

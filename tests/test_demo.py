@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,17 +12,15 @@ from bot.domain.people import Role, Scope, ScopeKind, normalize_phone
 from bot.services.demo import FIRST_TELEGRAM_ID, LAST_TELEGRAM_ID, seed_demo
 from bot.storage import people, structure
 from bot.storage.db import Database
+from tests.support.storage import migrated_database
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def db(tmp_path: Path):
-    database = Database(tmp_path / "t.db")
-    await database.open()
-    await database.migrate()
-    yield database
-    await database.close()
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    async with migrated_database(tmp_path / "t.db") as database:
+        yield database
 
 
 async def sizes(db: Database) -> dict[str, int]:

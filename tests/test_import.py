@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from bot.storage import invites
 from bot.storage import people as people_store
 from bot.storage.db import Database
 from bot.storage.invites import TOKEN_PATTERN, Invite, InviteRefusal
+from tests.support.storage import migrated_database
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
@@ -41,12 +43,9 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
 
 
 @pytest.fixture
-async def db(tmp_path: Path):
-    database = Database(tmp_path / "t.db")
-    await database.open()
-    await database.migrate()
-    yield database
-    await database.close()
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    async with migrated_database(tmp_path / "t.db") as database:
+        yield database
 
 
 @pytest.fixture

@@ -28,8 +28,8 @@ from bot.services import capacity
 from bot.services.capacity import CancelOutcome, CapacityChange, ConfirmOutcome, Notice, SlotKind
 from bot.services.container import Services
 from bot.storage import people
-from bot.storage.db import Database
 from bot.timers.engine import TimerEngine
+from tests.support.storage import migrated_database
 
 START = datetime(2025, 3, 3, 1, 0, tzinfo=UTC)
 KEY = EventKey(kind="test_event", event_id=1)
@@ -51,12 +51,9 @@ capacity.register_slot_kind(
 
 @pytest.fixture
 async def services(tmp_path: Path) -> AsyncIterator[Services]:
-    db = Database(tmp_path / "t.db")
-    await db.open()
-    await db.migrate()
-    yield Services(settings=Settings(_env_file=None, database_path=tmp_path / "t.db"), db=db,  # type: ignore[call-arg]
-                   clock=FakeClock(START))
-    await db.close()
+    async with migrated_database(tmp_path / "t.db") as db:
+        settings = Settings(_env_file=None, database_path=tmp_path / "t.db")  # type: ignore[call-arg]
+        yield Services(settings=settings, db=db, clock=FakeClock(START))
 
 
 async def _people(services: Services, count: int) -> list[int]:

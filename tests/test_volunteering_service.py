@@ -21,8 +21,8 @@ from bot.services import accounts
 from bot.services import volunteering as vol
 from bot.services.container import Services
 from bot.storage import people
-from bot.storage.db import Database
 from bot.timers.engine import TimerEngine
+from tests.support.storage import migrated_database
 
 START = datetime(2025, 3, 3, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
 COMMUNITY_1 = Scope(kind=ScopeKind.COMMUNITY, id=1)
@@ -30,12 +30,9 @@ COMMUNITY_1 = Scope(kind=ScopeKind.COMMUNITY, id=1)
 
 @pytest.fixture
 async def services(tmp_path: Path) -> AsyncIterator[Services]:
-    db = Database(tmp_path / "t.db")
-    await db.open()
-    await db.migrate()
-    settings = Settings(_env_file=None, database_path=tmp_path / "t.db")  # type: ignore[call-arg]
-    yield Services(settings=settings, db=db, clock=FakeClock(START))
-    await db.close()
+    async with migrated_database(tmp_path / "t.db") as db:
+        settings = Settings(_env_file=None, database_path=tmp_path / "t.db")  # type: ignore[call-arg]
+        yield Services(settings=settings, db=db, clock=FakeClock(START))
 
 
 class Street:
