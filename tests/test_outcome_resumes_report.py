@@ -27,6 +27,7 @@ from bot.services.deliberation import Setup
 from bot.services.reports import ACCEPT_DUE, ACCEPT_REMIND, FIX_DUE, FIX_REMIND
 from tests.support.people import BotHarness, Person
 from tests.test_deliberation_scenarios import B12, Street, add, street_of, vote
+from tests.test_recategorise import recategorise
 from tests.test_reports_scenarios import TZ
 
 DECISION = "Replace the stairwell lights with motion-sensor lamps"
@@ -245,3 +246,24 @@ async def test_an_escalated_report_whose_worker_erased_their_account_is_routed_a
     await chen.press("✅ Accept")
     accepted = await case.report()
     assert accepted.state is ReportState.ACCEPTED and accepted.due_at == march(10, 16)
+
+
+async def test_team_lead_recategorising_a_resumed_report_times_the_fix_deadline_from_the_outcome(
+    case: Escalated,
+) -> None:
+    h, wang, chen = case.h, case.wang, case.chen
+    await h.advance(days=3)  # Thursday 09:00: the clock restarts now, three days after the assignment
+    await olga_publishes_the_outcome(case)
+    await h.advance(hours=1)
+    await recategorise(chen, "Safety hazard")
+    report = await case.report()
+    assert report.category == "safety" and report.state is ReportState.IN_PROGRESS
+    assert report.fix_by == report.due_at == march(6, 17)  # a hazard's 8 working hours from the outcome
+    assert await case.pending_timers() == {FIX_REMIND: march(6, 13), FIX_DUE: march(6, 17)}
+    assert wang.last_message.text == f"🏷 工单 {NUMBER} 的类别已改为“安全隐患”：办结时限 3月6日 周四 17:00。"
+    await h.advance(hours=6, minutes=59)  # 16:59
+    assert not any("Overdue" in m.text for m in chen.inbox)
+    await h.advance(minutes=2)
+    assert chen.last_message.text == (
+        f"⚠️ Overdue notice: report {NUMBER} (Safety hazard) was not fixed in time (🔧 in progress)."
+    )

@@ -335,6 +335,11 @@ async def stop_accept_clock(conn: Connection, report_id: int) -> None:
         await cancel(conn, kind=kind, subject=subject(report_id))
 
 
+# The events written where the fix clock starts afresh after the first assignment: a reopening (`_reopen`) and a
+# report back from deliberation (services/deliberation.py). A recomputed fix deadline counts from the latest.
+FIX_RESTARTS = ("reopened", "resumed")
+
+
 async def start_fix_clock(
     services: Services, conn: Connection, report: Report, now: datetime
 ) -> datetime:

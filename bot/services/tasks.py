@@ -22,6 +22,7 @@ from bot.services.reports import (
     ACCEPT_REMIND,
     FIX_DUE,
     FIX_REMIND,
+    FIX_RESTARTS,
     FOR_ASSIGNMENT,
     STALE,
     UNKNOWN,
@@ -475,8 +476,9 @@ async def _retime_clocks(
 ) -> dict[str, datetime]:
     """Recompute the SLA clocks still running for `report` (whose category changed) from the moment each
     started: the sign-for window from the last assignment, the fix window from the first assignment or the
-    last reopening. A clock whose deadline has already fired is over and stays as it was; a deadline now
-    past fires at the next tick, through its timer like any other. Returns the deadline columns set."""
+    latest event that restarted it (`FIX_RESTARTS`: a reopening, a return from deliberation). A clock whose
+    deadline has already fired is over and stays as it was; a deadline now past fires at the next tick,
+    through its timer like any other. Returns the deadline columns set."""
     fields: dict[str, datetime] = {}
     assigned = await store.last_event_time(conn, report.id, "assigned")
     if assigned is not None:
@@ -485,7 +487,7 @@ async def _retime_clocks(
             fields["due_at"] = deadlines.due_at
             if assigned == report.assigned_at:  # the first assignment's window: the response rate's deadline
                 fields["accept_by"] = deadlines.due_at
-    fix_started = await store.last_event_time(conn, report.id, "reopened") or report.assigned_at
+    fix_started = await store.last_event_time(conn, report.id, *FIX_RESTARTS) or report.assigned_at
     if fix_started is not None:
         deadlines = sla_window(services, report, fix_started, fix=True)
         if await _retime(conn, report.id, FIX_REMIND, FIX_DUE, deadlines, now):

@@ -208,10 +208,11 @@ async def events(source: Reader, report_id: int) -> list[ReportEvent]:
     ]
 
 
-async def last_event_time(source: Reader, report_id: int, kind: str) -> datetime | None:
-    """When the report's latest event of `kind` happened (an SLA clock's start), None if never."""
+async def last_event_time(source: Reader, report_id: int, *kinds: str) -> datetime | None:
+    """When the report's latest event of any of `kinds` happened (an SLA clock's start), None if never."""
     row = await source.fetch_one(
-        "SELECT MAX(at) FROM report_events WHERE report_id = ? AND kind = ?", (report_id, kind)
+        f"SELECT MAX(at) FROM report_events WHERE report_id = ? AND kind IN ({','.join('?' * len(kinds))})",
+        (report_id, *kinds),
     )
     return from_db(row[0]) if row is not None and row[0] else None
 
