@@ -267,3 +267,22 @@ async def test_team_lead_recategorising_a_resumed_report_times_the_fix_deadline_
     assert chen.last_message.text == (
         f"⚠️ Overdue notice: report {NUMBER} (Safety hazard) was not fixed in time (🔧 in progress)."
     )
+
+
+def timeline_labels(card: str) -> list[str]:
+    return [line.split(" — ", 1)[1] for line in card.splitlines() if line.startswith("• ")]
+
+
+async def test_worker_and_reporter_read_the_escalation_and_the_return_to_work_in_their_own_language(
+    case: Escalated,
+) -> None:
+    await case.h.advance(days=3)
+    await olga_publishes_the_outcome(case)
+    await case.wang.press("📋 打开工单")
+    assert timeline_labels(case.wang.last_message.text)[-2:] == ["转入议事", "议事结束，恢复处置"]
+    rita = case.rita
+    await rita.send("/myreports")
+    await rita.press(rita.last_message.buttons[0])
+    assert timeline_labels(rita.last_message.text)[-2:] == [
+        "escalated to deliberation", "back to work after deliberation",
+    ]

@@ -63,6 +63,8 @@ EVENT_LABELS: dict[str, str] = {
     "accept_overdue": N_("⚠️ not accepted in time"),
     "fix_overdue": N_("⚠️ not fixed in time"),
     "category_changed": N_("category changed"),
+    "escalated": N_("escalated to deliberation"),
+    "resumed": N_("back to work after deliberation"),
     "not_ours": N_("not our responsibility"),
     "identity_revealed": N_("reporter identity revealed by a street admin"),
 }
