@@ -1,5 +1,5 @@
-"""A report escalated to deliberation goes back to work when its topic's outcome is published, through the
-offline Telegram.
+"""A report escalated to deliberation goes back to work when its topic's outcome is published, or when the
+topic is called off, through the offline Telegram.
 
 Rita (building 12) reports a broken stairwell light on Monday 3 March 2025 at 09:00; Wang, the grid's worker,
 who reads the bot in Chinese, accepts it; Chen, the grid's team lead, escalates it; Olga announces the topic
@@ -80,8 +80,8 @@ async def file_light_report(person: Person) -> None:
     await person.press("👤 Show my name")
 
 
-async def escalated_case(h: BotHarness) -> Escalated:
-    """Up to the moment voting opens on the topic the team lead made of Rita's report."""
+async def escalated_report(h: BotHarness) -> Escalated:
+    """Up to the moment the team lead made a topic of Rita's report: a draft for an organizer to set up."""
     street = await street_of(h)
     wang, chen = h.person("Wang", "zh-hans"), h.person("Chen", "en")
     grid = Scope(kind=ScopeKind.GRID, id=1)
@@ -98,16 +98,30 @@ async def escalated_case(h: BotHarness) -> Escalated:
     report_id = await h.services.db.fetch_value("SELECT id FROM reports WHERE number = ?", (NUMBER,))
     await chen.send(f"/escalate {NUMBER}")
     assert "is now topic #1" in chen.last_message.text
-    olga = await street.member(street.olga)
-    draft = await topics.managed_topic(h.services, olga, 1)
+    return Escalated(street, wang, chen, una, report_id, 1)
+
+
+async def announce(case: Escalated, *, opens_in: timedelta | None = None) -> None:
+    """Olga announces the topic for building 12, voting to close three days after it opens (at once unless
+    `opens_in`)."""
+    h = case.h
+    olga = await case.street.member(case.street.olga)
+    draft = await topics.managed_topic(h.services, olga, case.topic_id)
+    opens_at = h.clock.now() + opens_in if opens_in else None
     await topics.publish(h.services, olga, Setup(
         track=Track.SMALL, community_id=1, title=draft.title, background=draft.background, rules=Rules(),
-        closes_at=h.clock.now() + timedelta(days=3), building_ids=[B12],
+        closes_at=(opens_at or h.clock.now()) + timedelta(days=3), opens_at=opens_at, building_ids=[B12],
     ), draft_id=draft.id)
     await h.settle()
-    for resident in street.residents[:3]:
-        await vote(resident, draft.id, "👍 Yes")
-    return Escalated(street, wang, chen, una, report_id, draft.id)
+
+
+async def escalated_case(h: BotHarness) -> Escalated:
+    """Up to the moment voting opens on the topic the team lead made of Rita's report."""
+    case = await escalated_report(h)
+    await announce(case)
+    for resident in case.street.residents[:3]:
+        await vote(resident, case.topic_id, "👍 Yes")
+    return case
 
 
 @pytest.fixture
@@ -286,3 +300,40 @@ async def test_worker_and_reporter_read_the_escalation_and_the_return_to_work_in
     assert timeline_labels(rita.last_message.text)[-2:] == [
         "escalated to deliberation", "back to work after deliberation",
     ]
+
+
+async def test_organizer_calling_off_the_topic_of_an_escalated_report_puts_its_worker_back_on_the_clock(
+    tmp_path: Path,
+) -> None:
+    async with BotHarness(tmp_path) as h:
+        case = await escalated_report(h)
+        await announce(case, opens_in=timedelta(days=1))  # the neighbours hear of it; voting opens on Tuesday
+        await h.advance(hours=1)
+        olga, wang, chen = case.street.olga, case.wang, case.chen
+        await olga.send("/topics")
+        await olga.press_data(f"dva:t:{case.topic_id}")
+        await olga.press("✖️ Call off")
+        await olga.press("Yes")
+        report = await case.report()
+        assert report.state is ReportState.IN_PROGRESS and report.assignee_id is not None
+        assert report.fix_by == report.due_at == march(5, 17)  # 24 working hours from Monday 10:00
+        assert await case.pending_timers() == {FIX_REMIND: march(4, 13, 30), FIX_DUE: march(5, 17)}
+        assert (await case.events())[-1] == ("resumed", ReportState.IN_PROGRESS, f"topic {case.topic_id} called off")
+        assert wang.last_message.text == (
+            f"✖️ 议题 #1 已取消，工单 {NUMBER}（照明维修）状态更新：🔧 处置中。\n🛠 办结时限 3月5日 周三 17:00（2天后）。"
+        )
+        assert wang.last_message.buttons == ["📋 打开工单"]
+        # The reporter (told of the topic as a neighbour too) and the follower hear it once, with their report.
+        line = f"🔧 Report {NUMBER} (Lighting) is now 🔧 in progress; fix by Wed 5 Mar 17:00."
+        for resident in (case.rita, case.una):
+            [called_off] = [m.text for m in resident.inbox if m.text.startswith("✖️")]
+            assert called_off.startswith("✖️ Topic #1 ") and called_off.endswith(line)
+        [plain] = [m.text for m in case.street.residents[1].inbox if m.text.startswith("✖️")]
+        assert plain.endswith("was called off.")
+        await h.restart()
+        await h.advance(days=2, hours=6, minutes=59)  # Wednesday 16:59
+        assert not any("Overdue" in m.text for m in chen.inbox)
+        await h.advance(minutes=2)
+        assert chen.last_message.text == (
+            f"⚠️ Overdue notice: report {NUMBER} (Lighting) was not fixed in time (🔧 in progress)."
+        )

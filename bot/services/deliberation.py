@@ -468,8 +468,18 @@ async def close_now(services: Services, organizer: Person, topic_id: int) -> Top
         return await _topic(conn, topic_id)
 
 
+CALLED_OFF = N_("✖️ Topic #{id} “{title}” was called off.")
+CALLED_OFF_AND_REPORT = N_(
+    "✖️ Topic #{id} “{title}” was called off.\n\n🔧 Report {number} ({category}) is now {status}; fix by {fix_by}."
+)
+CALLED_OFF_TO_ASSIGNEE = N_(
+    "✖️ Topic #{id} was called off, and task {number} ({category}) is now {status}.\n🛠 Fix by {fix_by} ({fix_in})."
+)
+
+
 async def cancel_topic(services: Services, organizer: Person, topic_id: int) -> Topic:
-    """Call a topic off before voting opens; those already told hear it."""
+    """Call a topic off before voting opens; those already told hear it. A report escalated into it goes back
+    to work as after an outcome (see `_end_topic`): nothing will be decided, so its wait is over."""
     now = services.clock.now()
     async with services.db.transaction() as conn:
         topic = _require_manager(organizer, await store.get(conn, topic_id))
@@ -477,8 +487,10 @@ async def cancel_topic(services: Services, organizer: Person, topic_id: int) -> 
         if not await store.move(conn, topic_id, (TopicState.DRAFT, TopicState.ANNOUNCED), TopicState.CANCELLED):
             raise Refused(STALE)
         await timers.cancel(conn, kind=OPEN, subject=str(topic_id))
-        await _tell(conn, now, told, N_("✖️ Topic #{id} “{title}” was called off."),
-                    {"id": topic.id, "title": topic.title}, lane=Lane.BULK)
+        await _end_topic(services, conn, topic, organizer, now, told, Ending(
+            news=CALLED_OFF, news_and_report=CALLED_OFF_AND_REPORT, to_assignee=CALLED_OFF_TO_ASSIGNEE,
+            params={"id": topic.id, "title": topic.title}, detail=f"topic {topic_id} called off",
+        ))
         await people.audit(conn, now, organizer.id, "topic.cancel", str(topic_id))
         return await _topic(conn, topic_id)
 
@@ -741,6 +753,8 @@ OUTCOME_AND_REPORT = N_(
     "Responsible: {responsible}\nReview: {review}\n\n🔧 Report {number} ({category}) is now {status}; fix by "
     "{fix_by}."
 )
+OUTCOME_TO_ASSIGNEE = N_("📜 Topic #{id} has its outcome, and task {number} ({category}) is now {status}.\n"
+                         "Decision: {decision}\n🛠 Fix by {fix_by} ({fix_in}).")
 DECISION_SHORT = 200  # how much of the decision the assignee of a resumed task reads in its notice
 
 
@@ -750,8 +764,8 @@ async def publish_outcome(
 ) -> Topic:
     """The outcome statement goes to the eligible people (and, for an escalated report, its reporter and
     followers); the review date becomes a timer that reminds the organizers. An escalated report still
-    waiting for the outcome goes back to work in the same transaction (see `_resume_report`), and its
-    reporter and followers read where it stands in the outcome's own message."""
+    waiting for the outcome goes back to work in the same transaction (see `_end_topic`), and its reporter
+    and followers read where it stands in the outcome's own message."""
     problem = N_("Please write up to {limit} characters.")
     decision = _text(decision, OUTCOME_MAX, problem, multiline=True)
     actions = _text(actions, OUTCOME_MAX, problem, multiline=True)
@@ -767,62 +781,88 @@ async def publish_outcome(
                                        review_at=review_at, by=organizer.id, now=now):
             raise Refused(N_("The outcome of this topic has already been published."))
         await timers.schedule(conn, kind=REVIEW, subject=str(topic_id), due_at=review_at)
-        recipients = await store.eligible_people(conn, topic_id)
-        params: dict[str, Param] = {"id": topic.id, "title": topic.title, "decision": decision, "actions": actions,
-                                   "responsible": responsible, "review": review_at}
-        if topic.report_id is not None:
-            report = await report_store.get(conn, topic.report_id)
-            residents = await report_store.followers(conn, topic.report_id)
-            if report is not None and report.reporter_id is not None:
-                residents.insert(0, report.reporter_id)
-            resumed = await _resume_report(services, conn, topic.id, report, organizer, decision, now)
-            if resumed is None:
-                recipients += residents
-            else:
-                recipients = [p for p in recipients if p not in residents]
-                base, fix_by = report_service.about(services, resumed), resumed.fix_by
-                await report_service.push(
-                    conn, now, residents, OUTCOME_AND_REPORT,
-                    lambda _, loc: {**base(_, loc), **params, "fix_by": fix_by},
-                    buttons=_open_button(topic.id), urgent=resumed.urgent,
-                )
-        await _tell(conn, now, recipients, OUTCOME, params, buttons=_open_button(topic.id), lane=Lane.BULK)
+        await _end_topic(services, conn, topic, organizer, now, await store.eligible_people(conn, topic_id), Ending(
+            news=OUTCOME, news_and_report=OUTCOME_AND_REPORT, to_assignee=OUTCOME_TO_ASSIGNEE,
+            params={"id": topic.id, "title": topic.title, "decision": decision, "actions": actions,
+                    "responsible": responsible, "review": review_at},
+            assignee_params={"decision": shorten(decision, DECISION_SHORT)}, buttons=_open_button(topic.id),
+            detail=f"topic {topic_id}",
+        ))
         await people.audit(conn, now, organizer.id, "topic.outcome", str(topic_id))
         return await _topic(conn, topic_id)
 
 
+@dataclass(frozen=True)
+class Ending:
+    """How a topic ended (its outcome, or called off), as each audience reads it: `news` for everyone told of
+    the topic; for a topic made of a report, `news_and_report` for the report's reporter and followers instead
+    (the news and where their report stands) and `to_assignee` (with `assignee_params`) for whoever works on
+    the report again. `detail` goes on the report's "resumed" event."""
+
+    news: str
+    news_and_report: str
+    to_assignee: str
+    params: dict[str, Param]
+    detail: str
+    assignee_params: dict[str, Param] = field(default_factory=dict)
+    buttons: list[list[Button]] | None = None
+
+
+async def _end_topic(
+    services: Services, conn: Connection, topic: Topic, organizer: Person, now: datetime, told: list[int],
+    ending: Ending,
+) -> None:
+    """Tell `told` how the topic ended. A report escalated into it and still waiting for it goes back to work
+    in the same transaction (see `_resume_report`), and its reporter and followers get one message: the news
+    and where their report stands. A report already moved on by hand is left alone, and they get the news."""
+    recipients = told
+    if topic.report_id is not None:
+        report = await report_store.get(conn, topic.report_id)
+        residents = await report_store.followers(conn, topic.report_id)
+        if report is not None and report.reporter_id is not None:
+            residents.insert(0, report.reporter_id)
+        resumed = await _resume_report(services, conn, topic.id, report, organizer, now, ending)
+        if resumed is None:
+            recipients = [*told, *residents]
+        else:
+            recipients = [p for p in told if p not in residents]
+            base, fix_by = report_service.about(services, resumed), resumed.fix_by
+            await report_service.push(
+                conn, now, residents, ending.news_and_report,
+                lambda _, loc: {**base(_, loc), **ending.params, "fix_by": fix_by},
+                buttons=ending.buttons, urgent=resumed.urgent,
+            )
+    await _tell(conn, now, recipients, ending.news, ending.params, buttons=ending.buttons, lane=Lane.BULK)
+
+
 async def _resume_report(
-    services: Services, conn: Connection, topic_id: int, report: Report | None, organizer: Person, decision: str,
-    now: datetime,
+    services: Services, conn: Connection, topic_id: int, report: Report | None, organizer: Person, now: datetime,
+    ending: Ending,
 ) -> Report | None:
-    """The escalated report goes back to work now that its topic is decided: its fix clock starts afresh from
-    now by its category's hours, and its assignee carries on (in progress) and hears the decision and the new
-    deadline. An assignee who has since erased their account cannot, so the report is routed again as a new
-    one is. None when there is nothing to resume: someone already moved the report on by hand."""
+    """The escalated report goes back to work now that its topic is over: its fix clock starts afresh from now
+    by its category's hours, and its assignee carries on (in progress) and hears how the topic ended and the
+    new deadline. An assignee who has since erased their account cannot, so the report is routed again as a
+    new one is. None when there is nothing to resume: someone already moved the report on by hand."""
     if report is None or report.state is not ReportState.DELIBERATION:
         return None
-    detail = f"topic {topic_id}"
     fix_by = await report_service.start_fix_clock(services, conn, report, now)
     if report.assignee_id is not None and await _still_here(conn, report.assignee_id):
-        await report_service.move(conn, report, ReportState.IN_PROGRESS, now, organizer.id, "resumed", detail,
-                                  fix_by=fix_by, due_at=fix_by)
+        await report_service.move(conn, report, ReportState.IN_PROGRESS, now, organizer.id, "resumed",
+                                  ending.detail, fix_by=fix_by, due_at=fix_by)
         resumed = await report_service.refreshed(conn, report.id)
     else:
         await report_store.update(conn, report.id, now, fix_by=fix_by)
-        await report_store.add_event(conn, report.id, now, organizer.id, "resumed", detail=detail)
+        await report_store.add_event(conn, report.id, now, organizer.id, "resumed", detail=ending.detail)
         routed = await routing.route(conn, report.grid_id, report.community_id, now)
-        taker, how = (routed[0], routed[1].value) if routed is not None else (organizer.id, "outcome")
+        taker, how = (routed[0], routed[1].value) if routed is not None else (organizer.id, "deliberation")
         resumed = await report_service.assign(services, conn, await report_service.refreshed(conn, report.id),
                                               taker, now, organizer.id, f"{taker}:{how}")
     assert resumed.assignee_id is not None
     if resumed.assignee_id != organizer.id:
         base = report_service.about(services, resumed)
-        short = shorten(decision, DECISION_SHORT)
         await report_service.push(
-            conn, now, [resumed.assignee_id],
-            N_("📜 Topic #{id} has its outcome, and task {number} ({category}) is now {status}.\n"
-               "Decision: {decision}\n🛠 Fix by {fix_by} ({fix_in})."),
-            lambda _, loc: {**base(_, loc), "id": topic_id, "decision": short, "fix_by": fix_by,
+            conn, now, [resumed.assignee_id], ending.to_assignee,
+            lambda _, loc: {**base(_, loc), "id": topic_id, **ending.assignee_params, "fix_by": fix_by,
                             "fix_in": Relative(fix_by)},
             buttons=[[Button(N_("📋 Open task"), f"tk:o:{report.id}")]], urgent=resumed.urgent,
         )
