@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from bot.domain.people import Role, Scope, ScopeKind
 from bot.domain.reports import Report, ReportState
 from bot.services import deliberation as topics
 from bot.services import reports as report_service
+from bot.services import roster
 from bot.services.deliberation import Setup
 from bot.services.reports import ACCEPT_DUE, ACCEPT_REMIND, FIX_DUE, FIX_REMIND
 from tests.support.people import BotHarness, Person
@@ -85,7 +86,7 @@ async def escalated_report(h: BotHarness) -> Escalated:
     street = await street_of(h)
     wang, chen = h.person("Wang", "zh-hans"), h.person("Chen", "en")
     grid = Scope(kind=ScopeKind.GRID, id=1)
-    wang_id = await add(h, wang, name="Wang", role=(Role.GRID_WORKER, grid))
+    wang_id = street.ids[wang.id] = await add(h, wang, name="Wang", role=(Role.GRID_WORKER, grid))
     street.ids[chen.id] = await add(h, chen, name="Chen", role=(Role.SECRETARY, grid))
     async with h.services.db.transaction() as conn:
         await conn.execute("UPDATE people SET locale = 'zh_Hans' WHERE id = ?", (wang_id,))
@@ -337,3 +338,67 @@ async def test_organizer_calling_off_the_topic_of_an_escalated_report_puts_its_w
         assert chen.last_message.text == (
             f"⚠️ Overdue notice: report {NUMBER} (Lighting) was not fixed in time (🔧 in progress)."
         )
+
+
+async def stand_in(case: Escalated) -> tuple[Person, int]:
+    """Zhou, another worker of the grid, who reads the bot in English."""
+    zhou = case.h.person("Zhou", "en")
+    grid = Scope(kind=ScopeKind.GRID, id=1)
+    case.street.ids[zhou.id] = await add(case.h, zhou, name="Zhou", role=(Role.GRID_WORKER, grid))
+    return zhou, case.street.ids[zhou.id]
+
+
+WAITS = f"🗳 Task {NUMBER} (Lighting) is yours now. It is being decided in deliberation: its fix deadline is suspended"
+
+
+async def test_worker_going_on_leave_during_the_vote_hands_the_escalated_task_over_and_the_outcome_resumes_it(
+    case: Escalated,
+) -> None:
+    h, wang, chen = case.h, case.wang, case.chen
+    zhou, zhou_id = await stand_in(case)
+    await h.advance(days=1)  # Tuesday 09:00, the vote runs until Thursday
+    await roster.mark_leave(h.services, await case.street.member(wang), date(2025, 3, 5), date(2025, 3, 14), zhou_id)
+    await wang.send("/leave")
+    await wang.press(wang.last_message.buttons[0])  # hand my open task to Zhou
+    report = await case.report()
+    assert report.state is ReportState.DELIBERATION and report.assignee_id == zhou_id and report.due_at is None
+    assert await case.pending_timers() == {}  # the fix clock stays suspended
+    assert any(m.text.startswith(WAITS) for m in zhou.inbox)
+    assert any(m.text.endswith("is now handled by a grid worker.") for m in case.rita.inbox)
+    await h.advance(days=2)
+    await olga_publishes_the_outcome(case)
+    report = await case.report()
+    assert report.state is ReportState.IN_PROGRESS and report.assignee_id == zhou_id
+    assert report.fix_by == report.due_at == march(10, 16)
+    assert await case.pending_timers() == {FIX_REMIND: march(7, 12, 30), FIX_DUE: march(10, 16)}
+    assert zhou.last_message.text.startswith(f"📜 Topic #1 has its outcome, and task {NUMBER} (Lighting) is now 🔧 in")
+    assert not any(m.text.startswith("📜 议题") for m in wang.inbox)
+    await h.advance(days=1, hours=3, minutes=31)  # Friday 12:31: half-way
+    assert zhou.last_message.text.startswith(f"⏰ Task {NUMBER} (Lighting) is to be fixed")
+    await h.advance(days=3, hours=3, minutes=30)  # Monday 10 March 16:01
+    assert chen.last_message.text == (
+        f"⚠️ Overdue notice: report {NUMBER} (Lighting) was not fixed in time (🔧 in progress)."
+    )
+
+
+async def test_team_lead_reassigning_an_escalated_task_during_the_vote_leaves_it_waiting_for_the_outcome(
+    case: Escalated,
+) -> None:
+    h, wang, chen = case.h, case.wang, case.chen
+    zhou, zhou_id = await stand_in(case)
+    told = len(case.rita.inbox)
+    await chen.press_data(f"tk:o:{case.report_id}")
+    await chen.press("⚙️ Manage")
+    await chen.press("👥 Reassign")
+    await chen.press(next(b for b in chen.last_message.buttons if b.startswith("Zhou")))
+    report = await case.report()
+    assert report.state is ReportState.DELIBERATION and report.assignee_id == zhou_id and report.due_at is None
+    assert await case.pending_timers() == {}
+    assert zhou.last_message.text.startswith(WAITS) and zhou.last_message.buttons == ["📋 Open task"]
+    assert wang.last_message.text == f"工单 {NUMBER}（照明维修）已改派他人，您无需再处理。"
+    assert case.rita.inbox[told:] == []  # nothing changed for her
+    await h.advance(days=3)
+    await olga_publishes_the_outcome(case)
+    report = await case.report()
+    assert report.state is ReportState.IN_PROGRESS and report.assignee_id == zhou_id
+    assert report.due_at == march(10, 16) and FIX_DUE in await case.pending_timers()

@@ -67,6 +67,13 @@ HANDLER_LABELS: dict[Role, str] = {
 }
 
 
+# Tasks that wait for others rather than their assignee: a resolved one for its reporter's "is it fixed?", one
+# escalated to deliberation for the topic's outcome (its fix clock suspended until then, when whoever holds it
+# goes back to work on a fresh clock). A new assignee takes them over as they stand: nothing to sign for, no
+# clock started.
+WAITING_FOR_OTHERS = frozenset({S.RESOLVED, S.DELIBERATION})
+
+
 def _open_task_button(report_id: int) -> list[list[Button]]:
     return [[Button(N_("📋 Open task"), f"tk:o:{report_id}")]]
 
@@ -371,13 +378,20 @@ async def merge_candidates(services: Services, staff: Person, report_id: int) ->
 
 
 async def reassign(services: Services, staff: Person, report_id: int, worker_id: int) -> Report:
+    """A team lead gives the task to someone else of the grid: assigned afresh, unless it waits for a
+    deliberation's outcome, where it only changes hands (the outcome restarts its clock for them)."""
     now = services.clock.now()
     async with services.db.transaction() as conn:
         report = await _overseen(conn, staff, report_id)
         if worker_id not in {p for p, _r in await routing.workers(conn, report.grid_id, report.community_id)}:
             raise Refused(N_("That person does not work in this grid. Pick someone from the list."))
         previous = report.assignee_id
-        updated = await assign(services, conn, report, worker_id, now, staff.id, f"{worker_id}:reassigned")
+        detail = f"{worker_id}:reassigned"
+        if report.state is S.DELIBERATION:  # its status does not change: no news for the residents
+            updated = await _change_hands(services, conn, report, worker_id, now, staff.id, detail)
+        else:
+            updated = await assign(services, conn, report, worker_id, now, staff.id, detail)
+            await tell_residents(services, conn, updated, now, STATUS_NOTICE)
         if previous is not None and previous != worker_id:
             await push(
                 conn,
@@ -386,7 +400,6 @@ async def reassign(services: Services, staff: Person, report_id: int, worker_id:
                 N_("Task {number} ({category}) was given to someone else; nothing more to do for you."),
                 about(services, updated),
             )
-        await tell_residents(services, conn, updated, now, STATUS_NOTICE)
         return updated
 
 
@@ -552,24 +565,47 @@ async def hand_over(
     actor_id: int | None,
 ) -> list[Report]:
     """Give open tasks to `to_id` in the caller's transaction (leave handovers, offboarding). Tasks waiting
-    or in hand are assigned afresh: a new sign-for window, the task pushed to them. Resolved ones wait for
-    their reporter's answer and only change hands. Reporters and followers hear who handles it now — a
-    role, never a name."""
+    or in hand are assigned afresh: a new sign-for window, the task pushed to them. Those waiting for others
+    (`WAITING_FOR_OTHERS`) only change hands. Reporters and followers hear who handles it now — a role, never
+    a name."""
     moved = []
     for report in reports:
         if report.assignee_id == to_id or not report.is_open:
             continue
         detail = f"{to_id}:handed_over"
-        if report.state is S.RESOLVED:
-            await store.update(conn, report.id, now, assignee_id=to_id)
-            await store.add_event(conn, report.id, now, actor_id, "assigned", detail=detail)
-            updated = await refreshed(conn, report.id)
+        if report.state in WAITING_FOR_OTHERS:
+            updated = await _change_hands(services, conn, report, to_id, now, actor_id, detail)
         else:
             updated = await assign(services, conn, report, to_id, now, actor_id, detail)
         handler = Tr(HANDLER_LABELS[await handler_role(conn, to_id, updated)])
         await tell_residents(services, conn, updated, now, HANDLER_NOTICE, {"handler": handler})
         moved.append(updated)
     return moved
+
+
+async def _change_hands(
+    services: Services, conn: Connection, report: Report, to_id: int, now: datetime, actor_id: int | None,
+    detail: str,
+) -> Report:
+    """`to_id` takes over a task waiting for others (`WAITING_FOR_OTHERS`) as it stands. One waiting for a
+    deliberation's outcome is pushed to them saying so, as nothing else tells them why it has no deadline."""
+    await store.update(conn, report.id, now, assignee_id=to_id)
+    await store.add_event(conn, report.id, now, actor_id, "assigned", detail=detail)
+    updated = await refreshed(conn, report.id)
+    if updated.state is S.DELIBERATION:
+        await push(
+            conn,
+            now,
+            [to_id],
+            N_(
+                "🗳 Task {number} ({category}) is yours now. It is being decided in deliberation: its fix "
+                "deadline is suspended until the outcome, and you will hear it then."
+            ),
+            about(services, updated),
+            buttons=_open_task_button(updated.id),
+            urgent=updated.urgent,
+        )
+    return updated
 
 
 async def handler_role(conn: Connection, person_id: int, report: Report) -> Role:
