@@ -292,6 +292,12 @@ async def test_worker_and_reporter_read_the_escalation_and_the_return_to_work_in
     case: Escalated,
 ) -> None:
     await case.h.advance(days=3)
+    wang = case.wang
+    await wang.send("/tasks")
+    await wang.press(wang.last_message.buttons[0])
+    during = wang.last_message.text.splitlines()
+    assert "🛠 办结时限暂停，待议事结果公布后重新计时" in during  # not an old deadline that reads as overdue
+    assert not any(line.startswith("🛠 办结时限 ") for line in during)
     await olga_publishes_the_outcome(case)
     await case.wang.press("📋 打开工单")
     assert timeline_labels(case.wang.last_message.text)[-2:] == ["转入议事", "议事结束，恢复处置"]

@@ -103,7 +103,9 @@ async def report_card(ctx: Ctx, report: Report, *, staff: bool) -> str:
     lines.append("📍 " + esc(await report_service.place_text(ctx.services, report)))
     if report.is_open and report.state in AWAITING_ACCEPT and report.due_at:
         lines.append(_("⏳ Accept by {when}").format(when=deadline(ctx, report.due_at)))
-    if report.is_open and report.state is not ReportState.RESOLVED and report.fix_by:
+    if report.state is ReportState.DELIBERATION:
+        lines.append(_("🛠 Fix deadline suspended until the deliberation's outcome"))
+    elif report.is_open and report.state is not ReportState.RESOLVED and report.fix_by:
         lines.append(_("🛠 Fix by {when}").format(when=deadline(ctx, report.fix_by)))
     if report.affected_count > 1:
         lines.append(_("👥 Residents affected: {n}").format(n=report.affected_count))
