@@ -126,6 +126,37 @@ def test_migration_numbers_are_unique() -> None:
     assert all(sql.strip() and split_sql(sql) for _n, _name, sql in migration_files())
 
 
+async def test_rows_queued_before_the_voice_column_keep_going_and_a_row_carries_one_attachment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = ("2025-03-03T02:30:00Z", "2025-03-03T02:30:00Z")
+    database = Database(tmp_path / "older.db")
+    await database.open()
+    try:
+        older = [migration for migration in migration_files() if migration[0] < 9]
+        monkeypatch.setattr("bot.storage.db.migration_files", lambda: older)
+        await database.migrate()
+        async with database.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO outbox (chat_id, template, photo, created_at, due_at) "
+                "VALUES (-100, 'Before', 'a-photo', ?, ?)",
+                at,
+            )
+        monkeypatch.undo()
+        assert await database.migrate() == ["009_outbox_voice.sql"]
+        kept = await database.fetch_one("SELECT state, photo, voice FROM outbox")
+        assert kept is not None and tuple(kept) == ("pending", "a-photo", None)
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            async with database.transaction() as conn:
+                await conn.execute(
+                    "INSERT INTO outbox (chat_id, template, photo, voice, created_at, due_at) "
+                    "VALUES (-100, 'Both', 'a-photo', 'a-voice', ?, ?)",
+                    at,
+                )
+    finally:
+        await database.close()
+
+
 async def test_backup_is_a_consistent_copy(db: Database, tmp_path: Path) -> None:
     async with db.transaction() as conn:
         await conn.execute("INSERT INTO communities (code, name) VALUES ('E', '示范社区')")

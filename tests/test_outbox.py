@@ -137,6 +137,27 @@ async def test_a_photo_goes_with_its_caption(bot: BotHarness) -> None:
     assert alice.last_message.photo == tiny_png()
 
 
+VOICE = b"OggS" + bytes(40)
+
+
+def voice_note(core: FakeTelegram) -> str:
+    """A voice note a person sent earlier: its Telegram file_id."""
+    return core.store_file("voice", VOICE, duration=4, mime_type="audio/ogg").file_id
+
+
+async def test_a_voice_note_goes_with_its_caption_cut_to_the_caption_limit(bot: BotHarness) -> None:
+    alice = bot.person("Alice")
+    alice_id = await person_row(bot, alice, "zh_Hans")
+    await push(bot, [alice_id], "<b>{number}</b> {words}", params={"number": "R&1", "words": "灯坏了" * 600},
+               voice=voice_note(bot.core), buttons=[[Button("Mon", "day:1")]])
+    await bot.settle()
+    message = alice.last_message
+    assert message.voice == VOICE and message.photo is None
+    assert message.html.startswith("<b>R&amp;1</b> 灯坏了") and message.text.endswith("…")
+    assert len(message.text) <= 1024
+    assert message.callback_data == {"周一": "day:1"}
+
+
 async def test_mistakes_are_refused_when_queued(bot: BotHarness) -> None:
     alice_id = await person_row(bot, bot.person("Alice"))
     with pytest.raises(OutboxError, match="needs parameters"):
@@ -145,6 +166,9 @@ async def test_mistakes_are_refused_when_queued(bot: BotHarness) -> None:
         await push(bot, [alice_id], "Pick", buttons=[[Button("Accept", "accept:" + "9" * 60)]])
     with pytest.raises(OutboxError, match="cannot store"):
         await push(bot, [alice_id], "{n}", params={"n": object()})  # type: ignore[dict-item]
+    photo = bot.core.store_photo(tiny_png())[-1]["file_id"]
+    with pytest.raises(OutboxError, match="at most one"):
+        await push(bot, [alice_id], "Both", photo=photo, voice=voice_note(bot.core))
 
 
 async def test_group_chats_get_the_default_language(bot: BotHarness) -> None:
@@ -233,6 +257,36 @@ async def test_an_unreachable_person_is_marked_and_skipped(bot: BotHarness, faul
     await bot.settle()
     assert sends(bot.core) == 1
     assert (await row(bot.services.db, later))["last_error"] == "unreachable"
+
+
+async def test_a_voice_note_to_someone_who_blocked_the_bot_is_given_up_like_any_other_row(
+    bot: BotHarness,
+) -> None:
+    alice = bot.person("Alice")
+    alice_id = await person_row(bot, alice)
+    bot.core.block(alice.id, deliver=False)  # the bot learns it from the 403, as when the update was missed
+    (voice,) = await push(bot, [alice_id], "🎤 Voice note for task {number}", params={"number": "R-1"},
+                          voice=voice_note(bot.core))
+    (after,) = await push(bot, [alice_id], "Task R-1 was reassigned")
+    await bot.settle()
+    assert bot.core.calls["sendVoice"] == 1 and sends(bot.core) == 0
+    person = await people.by_id(bot.services.db, alice_id)
+    assert person is not None and person.unreachable
+    first, second = await row(bot.services.db, voice), await row(bot.services.db, after)
+    assert first["state"] == "failed" and "blocked" in first["last_error"]
+    assert (second["state"], second["last_error"]) == ("failed", "unreachable")
+    assert [letter.id for letter in await outbox.dead_letters(bot.services.db)] == [after, voice]
+
+
+async def test_a_voice_note_telegram_does_not_know_is_dead_at_once(bot: BotHarness) -> None:
+    alice = bot.person("Alice")
+    alice_id = await person_row(bot, alice)
+    (row_id,) = await push(bot, [alice_id], "🎤", voice="a-file-id-from-another-bot")
+    await bot.settle()
+    assert alice.inbox == []
+    refused = await row(bot.services.db, row_id)
+    assert refused["state"] == "dead" and refused["attempts"] == 1
+    assert "wrong file identifier" in refused["last_error"].lower()
 
 
 async def test_people_without_telegram_or_erased_are_not_tried(bot: BotHarness) -> None:

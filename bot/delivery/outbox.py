@@ -113,17 +113,20 @@ async def enqueue(
     reason: tuple[str, int] | None = None,
     photo: str | None = None,
     document: str | None = None,
+    voice: str | None = None,
     chat_ids: Iterable[int] = (),
     on_delivered: tuple[str, int] | None = None,
 ) -> list[int]:
     """Queue one message per recipient (people ids) and per group chat id; returns the row ids.
 
     Runs in the caller's transaction (`conn` from `db.transaction()`). Urgent rows ignore quiet hours.
+    A message carries at most one attachment (a Telegram file_id): `photo`, `document` or `voice`; the text
+    becomes its caption.
     """
     params = params or {}
     _check_template(template, params)
-    if photo is not None and document is not None:
-        raise OutboxError("a message carries a photo or a document, not both")
+    if sum(file_id is not None for file_id in (photo, document, voice)) > 1:
+        raise OutboxError("a message carries at most one of a photo, a document or a voice note")
     encoded_params = json.dumps({key: _encode(key, value) for key, value in params.items()},
                                 ensure_ascii=False)
     encoded_buttons = _encode_buttons(buttons)
@@ -135,12 +138,12 @@ async def enqueue(
     if not targets:
         return []
     await conn.executemany(
-        "INSERT INTO outbox (lane, person_id, chat_id, template, params, buttons, photo, document, urgent, "
-        "reason_kind, reason_id, delivered_kind, delivered_id, created_at, due_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO outbox (lane, person_id, chat_id, template, params, buttons, photo, document, voice, "
+        "urgent, reason_kind, reason_id, delivered_kind, delivered_id, created_at, due_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            (int(lane), person, chat, template, encoded_params, encoded_buttons, photo, document, int(urgent),
-             reason_kind, reason_id, delivered_kind, delivered_id, to_db(now), due_at)
+            (int(lane), person, chat, template, encoded_params, encoded_buttons, photo, document, voice,
+             int(urgent), reason_kind, reason_id, delivered_kind, delivered_id, to_db(now), due_at)
             for person, chat in targets
         ],
     )
@@ -197,6 +200,7 @@ class OutboxMessage:
     buttons: list[list[list[str]]]
     photo: str | None
     document: str | None
+    voice: str | None
     urgent: bool
     reason: tuple[str, int] | None
     on_delivered: tuple[str, int] | None
@@ -208,7 +212,7 @@ class OutboxMessage:
             id=row["id"], lane=Lane(row["lane"]), person_id=row["person_id"], chat_id=row["chat_id"],
             template=row["template"], params=json.loads(row["params"]),
             buttons=json.loads(row["buttons"]) if row["buttons"] else [],
-            photo=row["photo"], document=row["document"], urgent=bool(row["urgent"]),
+            photo=row["photo"], document=row["document"], voice=row["voice"], urgent=bool(row["urgent"]),
             reason=(row["reason_kind"], row["reason_id"]) if row["reason_kind"] else None,
             on_delivered=(row["delivered_kind"], row["delivered_id"]) if row["delivered_kind"] else None,
             attempts=row["attempts"],
@@ -223,16 +227,19 @@ class Rendered:
     keyboard: list[list[tuple[str, str]]]
     photo: str | None
     document: str | None
+    voice: str | None
 
 
 def render(message: OutboxMessage, *, locale: str, tz: ZoneInfo, now: datetime) -> Rendered:
     """The message in the recipient's language, parameters escaped, cut to Telegram's length limit."""
     _ = translator(locale)
     values = {key: _decode(value, locale, tz, now) for key, value in message.params.items()}
-    limit = CAPTION_LIMIT if message.photo or message.document else TEXT_LIMIT
+    limit = CAPTION_LIMIT if message.photo or message.document or message.voice else TEXT_LIMIT
     text = _fit(_(message.template), values, limit)
     keyboard = [[(_(label), data) for label, data in row] for row in message.buttons]
-    return Rendered(text=text, keyboard=keyboard, photo=message.photo, document=message.document)
+    return Rendered(
+        text=text, keyboard=keyboard, photo=message.photo, document=message.document, voice=message.voice
+    )
 
 
 def _decode(value: Any, locale: str, tz: ZoneInfo, now: datetime) -> str:

@@ -42,8 +42,8 @@ IDLE_POLL_SECONDS = 30.0
 # Candidates read per free slot, so that rows to a chat already in flight can be passed over.
 _CANDIDATES_PER_SLOT = 4
 _COLUMNS = (
-    "o.id, o.lane, o.person_id, o.chat_id, o.template, o.params, o.buttons, o.photo, o.document, o.urgent, "
-    "o.reason_kind, o.reason_id, o.delivered_kind, o.delivered_id, o.attempts, "
+    "o.id, o.lane, o.person_id, o.chat_id, o.template, o.params, o.buttons, o.photo, o.document, o.voice, "
+    "o.urgent, o.reason_kind, o.reason_id, o.delivered_kind, o.delivered_id, o.attempts, "
     "p.telegram_id, p.locale, p.unreachable_at IS NOT NULL AS unreachable, p.erased_at IS NOT NULL AS erased"
 )
 
@@ -300,6 +300,8 @@ class Sender:
             sent = await self.bot.send_photo(photo=rendered.photo, caption=rendered.text, **common)
         elif rendered.document is not None:
             sent = await self.bot.send_document(document=rendered.document, caption=rendered.text, **common)
+        elif rendered.voice is not None:
+            sent = await self.bot.send_voice(voice=rendered.voice, caption=rendered.text, **common)
         else:
             sent = await self.bot.send_message(text=rendered.text, **common)
         return sent.message_id

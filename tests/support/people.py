@@ -65,6 +65,7 @@ class BotMessage:
     reply_keyboard: list[str]
     photo: bytes | None
     document: FileView | None
+    voice: bytes | None
     location: JSON | None
     edited: bool
     raw: JSON = field(repr=False)
@@ -370,6 +371,7 @@ class Person:
             reply_keyboard=[b["text"] for row in keyboard for b in row],
             photo=self._content(raw["photo"][-1]["file_id"]) if "photo" in raw else None,
             document=self._file_view(raw.get("document")),
+            voice=self._content(raw["voice"]["file_id"]) if "voice" in raw else None,
             location=raw.get("location"),
             edited="edit_date" in raw,
             raw=raw,
