@@ -228,6 +228,7 @@ async def push(
     reason: tuple[str, int] | None = None,
     urgent: bool = False,
     photo: str | None = None,
+    voice: str | None = None,
     not_before: datetime | None = None,
     on_delivered: tuple[str, int] | None = None,
     lane: Lane = Lane.INTERACTIVE,
@@ -248,6 +249,7 @@ async def push(
             reason=reason,
             urgent=urgent,
             photo=photo,
+            voice=voice,
             not_before=not_before,
             on_delivered=on_delivered,
             lane=lane,
@@ -413,8 +415,11 @@ async def place_text_for(services: Services, building_id: int, unit: str | None)
 
 
 async def push_task(services: Services, conn: Connection, report: Report, now: datetime) -> None:
-    """The task with its photos to the assignee. Their name and phone go along unless anonymous, and
-    that disclosure is logged like any other look at a reporter's contact details."""
+    """The task to the assignee, then the reporter's voice note as a voice message, then the photos, all
+    under the assignment's reason so they are dropped together if the task moves on before they go.
+    The task stays a text message of its own: a caption would cut a long description to 1,024 characters,
+    and its buttons edit it in place. The reporter's name and phone go along unless anonymous, and that
+    disclosure is logged like any other look at a reporter's contact details."""
     assert report.assignee_id is not None and report.assignment_event is not None
     contact = await reporter_contact(conn, report)
     if contact is not None:
@@ -451,6 +456,17 @@ async def push_task(services: Services, conn: Connection, report: Report, now: d
         reason=reason,
         urgent=report.urgent,
     )
+    if report.voice:
+        await push(
+            conn,
+            now,
+            [report.assignee_id],
+            N_("🎤 Voice note for task {number}"),
+            lambda _, loc: {"number": report.number},
+            voice=report.voice,
+            reason=reason,
+            urgent=report.urgent,
+        )
     photos = [
         file_id for _p, kind, file_id in await store.media(conn, report.id, "report") if kind == "photo"
     ]
@@ -753,7 +769,9 @@ async def add_information(
     photo: str | None = None,
     voice: str | None = None,
 ) -> Report:
-    """More words, a photo or a voice note for an open report, passed on to whoever handles it."""
+    """More words, a photo or a voice note for an open report, passed on to whoever handles it: the photo or
+    the voice note goes as itself with the words as its caption (one message carries one of them, as a
+    Telegram message does)."""
     now = services.clock.now()
     async with services.db.transaction() as conn:
         report = await load_for_update(conn, report_id)
@@ -776,6 +794,7 @@ async def add_information(
                     "text": text or (_("a voice note") if voice else _("a photo")),
                 },
                 photo=photo,
+                voice=voice,
                 buttons=[[Button(N_("📋 Open task"), f"tk:o:{report.id}")]],
                 urgent=report.urgent,
             )
