@@ -96,3 +96,18 @@ async def test_a_voice_report_withdrawn_overnight_never_reaches_the_worker(night
     (notice,) = night.wang.inbox
     assert "withdrawn" in notice.text and notice.voice is None
 
+
+async def test_a_reporter_who_erases_their_data_overnight_has_their_voice_and_photos_held_back(
+    night: Cast,
+) -> None:
+    await file_voice_report(night.alice, photos=1)
+    assert night.wang.inbox == []
+    await night.alice.send("/deleteme")
+    await night.alice.press("Yes, erase my data")
+    await night.h.advance(hours=8, step=timedelta(hours=1))
+    (task,) = night.wang.inbox
+    assert "Task R-2025-000001" in task.text
+    held = await night.h.services.db.fetch_all(
+        "SELECT state, last_error FROM outbox WHERE voice IS NOT NULL OR photo IS NOT NULL"
+    )
+    assert [tuple(row) for row in held] == [("dropped", "the person who sent it erased their data")] * 2

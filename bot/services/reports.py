@@ -23,6 +23,7 @@ from bot.delivery.outbox import (
     Lane,
     Param,
     Relative,
+    drop_carrying,
     enqueue,
     register_delivered_hook,
     register_drop_check,
@@ -1132,12 +1133,15 @@ async def _export(db: Database, person_id: int) -> list[dict[str, Any]]:
 
 
 async def _erase(conn: Connection, person_id: int) -> None:
-    """Reports stay for the street's records, without the person: their words and media go, the
-    reporter link goes, and so do follows and rating comments."""
+    """Reports stay for the street's records, without the person: their words and media go (queued
+    messages still carrying their photos or voice notes with them), the reporter link goes, and so do
+    follows and rating comments."""
     mine = "SELECT id FROM reports WHERE reporter_id = ?"
-    await conn.execute(
-        f"DELETE FROM report_media WHERE added_by = ? AND report_id IN ({mine})", (person_id, person_id)
+    media = await conn.fetch_all(
+        f"DELETE FROM report_media WHERE added_by = ? AND report_id IN ({mine}) RETURNING file_id",
+        (person_id, person_id),
     )
+    await drop_carrying(conn, [row["file_id"] for row in media], "the person who sent it erased their data")
     await conn.execute(
         f"UPDATE report_questions SET answer = '' WHERE answer IS NOT NULL AND report_id IN ({mine})",
         (person_id,),
