@@ -10,7 +10,7 @@ import pytest
 
 from bot.sandbox.fake_telegram import tiny_png
 from tests.support.people import BotHarness, Person
-from tests.test_reports_scenarios import TZ, Cast, cast_of
+from tests.test_reports_scenarios import TZ, Cast, cast_of, file_light_report
 
 VOICE = b"OggS" + b"the stair light is out again" + bytes(20)
 NIGHT = datetime(2025, 3, 3, 23, 0, tzinfo=TZ)
@@ -68,12 +68,7 @@ async def test_resident_reporting_with_photos_and_a_voice_note_gets_the_task_its
 
 async def test_resident_adds_a_voice_note_later_and_the_worker_hears_it(cast: Cast) -> None:
     alice, wang = cast.alice, cast.wang
-    await alice.send("/report")
-    await alice.press("Lighting")
-    await alice.send("Stair light out")
-    await alice.press("Skip")
-    await alice.press("🏠 My building")
-    await alice.press("👤 Show my name")
+    await file_light_report(alice)
     await alice.press("✅ Confirm")
     await alice.send("/myreports")
     await alice.press(alice.last_message.buttons[0])

@@ -155,19 +155,18 @@ async def enqueue(
     return list(range(last - len(targets) + 1, last + 1))
 
 
-async def drop_carrying(conn: Connection, file_ids: Iterable[str], reason: str) -> int:
+async def drop_carrying(conn: Connection, file_ids: Iterable[str], reason: str) -> None:
     """Drop queued rows that carry any of these files (a photo, document or voice note someone erased), so
     nothing gone from the store goes out afterwards; rows already in flight cannot be called back."""
     ids = list(dict.fromkeys(file_ids))
     if not ids:
-        return 0
+        return
     marks = ",".join("?" * len(ids))
-    cursor = await conn.execute(
+    await conn.execute(
         f"UPDATE outbox SET state = 'dropped', last_error = ? WHERE state = 'pending' "
         f"AND (photo IN ({marks}) OR document IN ({marks}) OR voice IN ({marks}))",
         (reason, *ids, *ids, *ids),
     )
-    return cursor.rowcount
 
 
 def _check_template(template: str, params: dict[str, Param]) -> None:
