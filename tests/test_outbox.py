@@ -6,6 +6,7 @@ Pushes are queued in a transaction with `enqueue`, and `settle()` lets the sende
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -194,6 +195,25 @@ async def test_a_row_whose_reason_is_gone_is_dropped(bot: BotHarness) -> None:
     assert [m.text for m in alice.inbox] == ["Task 8 waits"]
     assert (await row(bot.services.db, dropped))["state"] == "dropped"
     assert (await row(bot.services.db, kept))["state"] == "sent"
+
+
+async def test_what_a_row_shows_of_a_person_is_read_from_the_store_when_it_is_sent(bot: BotHarness) -> None:
+    names = {7: "Mei <Li>"}
+
+    async def current(_db: Database, task_id: int) -> dict[str, outbox.Param]:
+        return {"who": names.get(task_id, Tr("nobody")), "unasked": "never shown"}
+
+    outbox.register_refresh("test.named", current)
+    alice = bot.person("Alice")
+    alice_id = await person_row(bot, alice)
+    (queued,) = await push(bot, [alice_id], "Task {n} from {who}", params={"n": 7, "who": None},
+                           reason=("test.named", 7), not_before=bot.clock.now() + timedelta(hours=1))
+    names[7] = "Mei Li & Co"  # changed after queueing
+    await push(bot, [alice_id], "Task {n} from {who}", params={"n": 8, "who": "as queued"},
+               reason=("test.named", 8))
+    await bot.advance(hours=1)
+    assert [m.text for m in alice.inbox] == ["Task 8 from nobody", "Task 7 from Mei Li & Co"]
+    assert json.loads((await row(bot.services.db, queued))["params"]) == {"n": 7, "who": None}
 
 
 async def test_a_reaction_window_starts_when_the_message_is_delivered(bot: BotHarness) -> None:

@@ -4,7 +4,10 @@
 change that caused it exists, and nothing is sent before commit. The sender (bot/delivery/sender.py)
 renders each row when it sends it: the recipient's language and the template's parameters are read
 then, so a person who switched language meanwhile gets the new one, and a row whose reason is gone
-(a reminder for a task already accepted) is dropped by the check its feature registered.
+(a reminder for a task already accepted) is dropped by the check its feature registered. Parameters that
+show what the store holds about a person (a reporter's name and phone, their words) are read then too,
+through the refresh their reason's feature registered: a person who erased their data (/deleteme) after
+the row was queued must not have it sent, while the message itself (the task to fix) still goes.
 
 Parameters: plain values are shown as given (HTML-escaped); `Tr(msgid)` is translated into the
 recipient's language; a `datetime` is shown in the street's timezone in the recipient's format;
@@ -13,6 +16,7 @@ recipient's language; a `datetime` is shown in the street's timezone in the reci
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import string
@@ -71,9 +75,11 @@ class Button:
 Param = str | int | float | bool | None | datetime | Tr | Relative
 DropCheck = Callable[[Database, int], Awaitable[bool]]
 DeliveredHook = Callable[[Connection, int, datetime], Awaitable[None]]
+Refresh = Callable[[Database, int], Awaitable[dict[str, Param]]]
 
 _drop_checks: dict[str, DropCheck] = {}
 _delivered_hooks: dict[str, DeliveredHook] = {}
+_refreshes: dict[str, Refresh] = {}
 
 
 def register_drop_check(kind: str, check: DropCheck) -> None:
@@ -85,6 +91,22 @@ def register_delivered_hook(kind: str, hook: DeliveredHook) -> None:
     """`hook(conn, id, delivered_at)` runs in the transaction that records a delivery with
     `on_delivered=(kind, id)`: windows that wait for a person start when the message reached them."""
     _delivered_hooks[kind] = hook
+
+
+def register_refresh(kind: str, refresh: Refresh) -> None:
+    """Before sending a row with `reason=(kind, id)` the sender asks `refresh(db, id)` for the parameters as
+    the store holds them now; they replace the row's parameters of the same names (the others are kept).
+    A caller may queue such a parameter as None, so that the row never keeps it at all."""
+    _refreshes[kind] = refresh
+
+
+async def refreshed(db: Database, message: OutboxMessage) -> OutboxMessage:
+    """`message` with the parameters its reason's refresh reads from the store now (unchanged without one)."""
+    if message.reason is None or (refresh := _refreshes.get(message.reason[0])) is None:
+        return message
+    fresh = await refresh(db, message.reason[1])
+    current = {key: _encode(key, value) for key, value in fresh.items() if key in message.params}
+    return dataclasses.replace(message, params={**message.params, **current})
 
 
 def drop_check(kind: str) -> DropCheck | None:

@@ -27,7 +27,15 @@ from telegram.constants import ParseMode
 
 from bot.clock import from_db, to_db
 from bot.delivery.errors import Failure, Verdict, classify
-from bot.delivery.outbox import Lane, OutboxMessage, Rendered, delivered_hook, drop_check, render
+from bot.delivery.outbox import (
+    Lane,
+    OutboxMessage,
+    Rendered,
+    delivered_hook,
+    drop_check,
+    refreshed,
+    render,
+)
 from bot.services.container import Services
 from bot.storage import people
 from bot.storage.db import Connection
@@ -279,9 +287,10 @@ class Sender:
                 kind, subject = message.reason
                 await self._close(message.id, "dropped", f"reason {kind} {subject} is gone")
                 return
+        current = await refreshed(self.services.db, message)
         try:
             rendered = render(
-                message, locale=job.locale, tz=self.services.settings.tz, now=self.services.clock.now()
+                current, locale=job.locale, tz=self.services.settings.tz, now=self.services.clock.now()
             )
             message_id = await self._send(job.chat_id, rendered, message.lane)
         except Exception as exc:
