@@ -101,7 +101,8 @@ async def test_a_reporter_who_erases_their_data_overnight_has_their_voice_and_ph
     await night.alice.press("Yes, erase my data")
     await night.h.advance(hours=8, step=timedelta(hours=1))
     (task,) = night.wang.inbox
-    assert "Task R-2025-000001" in task.text
+    assert "Task R-2025-000001" in task.text and "(voice note)" not in task.text
+    assert "(removed at the reporter's request)" in task.text
     held = await night.h.services.db.fetch_all(
         "SELECT state, last_error FROM outbox WHERE voice IS NOT NULL OR photo IS NOT NULL"
     )

@@ -23,10 +23,12 @@ from bot.delivery.outbox import (
     Lane,
     Param,
     Relative,
+    Tr,
     drop_carrying,
     enqueue,
     register_delivered_hook,
     register_drop_check,
+    register_refresh,
 )
 from bot.domain.patrols import patrol_category
 from bot.domain.people import Person, Role, ScopeKind, StreetPlace
@@ -68,6 +70,8 @@ FIX_REMIND = "report.fix_remind"
 FIX_DUE = "report.fix_due"
 VERIFY_DUE = "report.verify_due"
 # Outbox reasons (drop checks) and the delivered hook.
+# The two reasons a task goes out under (to its assignee, and a copy to whoever is on duty) also read what
+# it shows of its reporter when it is sent (`REPORTER_PARAMS`).
 FOR_ASSIGNMENT = "report.assignment"  # id: the assignment event
 AWAITING_ASSIGNEE = "report.awaiting"  # id: the assignment event; dropped once accepted or moved on
 NOT_ACCEPTED = "report.not_accepted"  # id: the report; dropped once anybody accepted it
@@ -409,34 +413,55 @@ async def place_text(services: Services, report: Report) -> str:
 
 
 async def place_text_for(services: Services, building_id: int, unit: str | None) -> str:
+    return await _place_text(services.db, building_id, unit)
+
+
+async def _place_text(db: Database, building_id: int, unit: str | None) -> str:
     """`Building A, 1-101`: where a problem is, as people say it."""
-    place = await structure.place(services.db, building_id)
+    place = await structure.place(db, building_id)
     name = place.building_name if place else "?"
     return f"{name}, {unit}" if unit else name
+
+
+ANONYMOUS = N_("anonymous — use “Ask the reporter”")
+ERASED = N_("(removed at the reporter's request)")
+# The parameters of a task message that show what the store holds about its reporter. They are queued as
+# None and read when the message is sent (`reporter_params`, registered as the refresh of the reasons tasks
+# go out under), so the queued row never keeps them, and a reporter who erases their data before it goes
+# (a report filed at night waits for the morning) never has their name, phone, home or words sent.
+REPORTER_PARAMS: dict[str, Param] = dict.fromkeys(("description", "place", "reporter"))
+
+
+async def reporter_params(db: Database, report: Report) -> dict[str, Param]:
+    """`REPORTER_PARAMS` as the store holds them now: the description (or a voice note's mention while the
+    note is kept, or that the reporter had it removed), where, and the reporter's name and phone unless
+    anonymous. An erased reporter's report is anonymous and keeps neither words nor voice nor unit."""
+    contact = await reporter_contact(db, report)
+    description: Param = report.description or Tr(N_("(voice note)") if report.voice else ERASED)
+    return {
+        "description": description,
+        "place": await _place_text(db, report.building_id, report.unit),
+        "reporter": Tr(ANONYMOUS) if contact is None else " · ".join(contact),
+    }
 
 
 async def push_task(services: Services, conn: Connection, report: Report, now: datetime) -> None:
     """The task to the assignee, then the reporter's voice note as a voice message, then the photos, all
     under the assignment's reason so they are dropped together if the task moves on before they go.
     The task stays a text message of its own: a caption would cut a long description to 1,024 characters,
-    and its buttons edit it in place. The reporter's name and phone go along unless anonymous, and that
-    disclosure is logged like any other look at a reporter's contact details."""
+    and its buttons edit it in place. What it shows of the reporter is read when it is sent
+    (`REPORTER_PARAMS`); their name and phone go along unless anonymous, and that disclosure is logged like
+    any other look at a reporter's contact details."""
     assert report.assignee_id is not None and report.assignment_event is not None
-    contact = await reporter_contact(conn, report)
-    if contact is not None:
+    if await reporter_contact(conn, report) is not None:
         await people.audit(conn, now, report.assignee_id, "report.contact_sent", report.number)
-    where = await place_text(services, report)
     base = about(services, report)
 
     def params(_: Translator, locale: str) -> dict[str, Param]:
-        reporter = _("anonymous — use “Ask the reporter”") if contact is None else " · ".join(contact)
-        description = report.description or (_("(voice note)") if report.voice else "")
         return {
             **base(_, locale),
+            **REPORTER_PARAMS,
             "urgent": _(" · ⚠️ urgent") if report.urgent else "",
-            "description": description,
-            "place": where,
-            "reporter": reporter,
             "accept_by": report.due_at,
             "accept_in": Relative(report.due_at or now),
             "fix_by": report.fix_by,
@@ -1098,6 +1123,16 @@ async def _no_longer_verifying(db: Database, report_id: int) -> bool:
     )
 
 
+async def _reporter_of_assignment(db: Database, event_id: int) -> dict[str, Param]:
+    report_id = await db.fetch_value("SELECT id FROM reports WHERE assignment_event = ?", (event_id,))
+    return {} if report_id is None else await _reporter_of(db, report_id)
+
+
+async def _reporter_of(db: Database, report_id: int) -> dict[str, Param]:
+    report = await store.get(db, report_id)
+    return {} if report is None else await reporter_params(db, report)
+
+
 # --------------------------------------------------------------------------------------- personal data
 
 
@@ -1134,8 +1169,8 @@ async def _export(db: Database, person_id: int) -> list[dict[str, Any]]:
 
 async def _erase(conn: Connection, person_id: int) -> None:
     """Reports stay for the street's records, without the person: their words and media go (queued
-    messages still carrying their photos or voice notes with them), the reporter link goes, and so do
-    follows and rating comments."""
+    messages still carrying their photos or voice notes with them; queued tasks show what is left when
+    they are sent, see `REPORTER_PARAMS`), the reporter link goes, and so do follows and rating comments."""
     mine = "SELECT id FROM reports WHERE reporter_id = ?"
     media = await conn.fetch_all(
         f"DELETE FROM report_media WHERE added_by = ? AND report_id IN ({mine}) RETURNING file_id",
@@ -1158,7 +1193,8 @@ async def _erase(conn: Connection, person_id: int) -> None:
 
 
 def register() -> None:
-    """Timer kinds, drop checks, the delivered hook and personal data; idempotent (registries are dicts)."""
+    """Timer kinds, drop checks, refreshes, the delivered hook and personal data; idempotent (registries
+    are dicts)."""
     register_timer(ACCEPT_REMIND, _on_accept_remind)
     register_timer(ACCEPT_DUE, _on_accept_due)
     register_timer(FIX_REMIND, _on_fix_remind)
@@ -1169,6 +1205,8 @@ def register() -> None:
     register_drop_check(NOT_ACCEPTED, _anybody_accepted)
     register_drop_check(NOT_FIXED, _fixed_or_closed)
     register_drop_check(VERIFYING, _no_longer_verifying)
+    register_refresh(FOR_ASSIGNMENT, _reporter_of_assignment)
+    register_refresh(NOT_ACCEPTED, _reporter_of)
     register_delivered_hook(VERIFYING, _on_verify_delivered)
     register_personal_data("reports", _export, _erase)
 

@@ -38,11 +38,12 @@ from bot.services import routing
 from bot.services.accounts import register_personal_data
 from bot.services.container import Services
 from bot.services.reports import (
+    NOT_ACCEPTED,
+    REPORTER_PARAMS,
     STALE,
     Refused,
     about,
     load_for_update,
-    place_text,
     push,
     register_filed_hook,
     reporter_contact,
@@ -208,7 +209,8 @@ DUTY_TEMPLATE = N_(
 async def _copy_to_duty(
     services: Services, conn: Connection, report: Report, now: datetime
 ) -> None:
-    """An urgent report filed outside working hours also reaches whoever is on duty for its grid."""
+    """An urgent report filed outside working hours also reaches whoever is on duty for its grid, until
+    somebody accepts it; what it shows of the reporter is read when it is sent, as for the task itself."""
     if not report.urgent or report.category == PATROL_CATEGORY or not duty_time(now, services.calendar):
         return
     on_duty = await grid_ops.on_duty(
@@ -217,11 +219,9 @@ async def _copy_to_duty(
     recipients = [p for p in on_duty if p != report.assignee_id]
     if not recipients:
         return
-    contact = await reporter_contact(conn, report)
-    if contact is not None:
+    if await reporter_contact(conn, report) is not None:
         for person_id in recipients:
             await people.audit(conn, now, person_id, "report.contact_sent", report.number)
-    where = await place_text(services, report)
     assignee = (await grid_ops.names(conn, [report.assignee_id])).get(report.assignee_id or 0, "—")
     base = about(services, report)
     await push(
@@ -229,14 +229,9 @@ async def _copy_to_duty(
         now,
         recipients,
         DUTY_TEMPLATE,
-        lambda _, loc: {
-            **base(_, loc),
-            "description": report.description or _("(voice note)"),
-            "place": where,
-            "reporter": _("anonymous — use “Ask the reporter”") if contact is None else " · ".join(contact),
-            "assignee": assignee,
-        },
+        lambda _, loc: {**base(_, loc), **REPORTER_PARAMS, "assignee": assignee},
         buttons=[[Button(N_("🙋 Take it over"), f"duty:t:{report.id}")]],
+        reason=(NOT_ACCEPTED, report.id),
         urgent=True,
     )
 

@@ -1,0 +1,61 @@
+"""A resident who erases their data (/deleteme) has nothing of theirs sent afterwards — not their name,
+phone or home, nor their words — while what they reported still reaches the grid worker to be fixed.
+
+Pushes held by quiet hours (22:00–07:00) are where it shows: queued at night, sent in the morning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.support.people import BotHarness, Person
+from tests.test_reports_scenarios import TZ, Cast, cast_of, file_light_report
+
+NIGHT = datetime(2025, 3, 3, 23, 0, tzinfo=TZ)
+DESCRIPTION = "Stair light out by flat 302, that's mine"
+
+
+@pytest.fixture
+async def night(tmp_path: Path) -> AsyncIterator[Cast]:
+    """At 23:00, when pushes that are not urgent wait for the morning."""
+    async with BotHarness(tmp_path, start=NIGHT) as h:
+        yield await cast_of(h)
+
+
+async def erase(person: Person) -> None:
+    await person.send("/deleteme")
+    await person.press("Yes, erase my data")
+
+
+async def test_a_reporter_who_erases_their_data_overnight_never_has_their_name_or_words_sent_to_the_worker(
+    night: Cast,
+) -> None:
+    await file_light_report(night.alice, description=DESCRIPTION)
+    await night.alice.press("✅ Confirm")
+    assert night.wang.inbox == []
+    await erase(night.alice)
+    await night.h.advance(hours=8, step=timedelta(hours=1))
+    (task,) = night.wang.inbox
+    assert "Task R-2025-000001" in task.text and "✅ Accept" in task.buttons
+    for trace in ("Alice", "13800000001", "1-101", "flat 302", "(voice note)"):
+        assert trace not in task.text
+    assert "anonymous — use “Ask the reporter”" in task.text
+    assert "(removed at the reporter's request)" in task.text
+    queued = await night.h.services.db.fetch_value("SELECT group_concat(params, ' ') FROM outbox")
+    assert "13800000001" not in queued and "flat 302" not in queued
+    await night.wang.press("✅ Accept")
+    assert "accepted" in night.wang.last_message.text.lower()
+
+
+async def test_a_reporter_who_keeps_their_data_overnight_is_named_to_the_worker_in_the_morning(
+    night: Cast,
+) -> None:
+    await file_light_report(night.alice, description=DESCRIPTION)
+    await night.alice.press("✅ Confirm")
+    await night.h.advance(hours=8, step=timedelta(hours=1))
+    (task,) = night.wang.inbox
+    assert "Alice Ng · 13800000001" in task.text and DESCRIPTION in task.text
