@@ -59,3 +59,42 @@ async def test_a_reporter_who_keeps_their_data_overnight_is_named_to_the_worker_
     await night.h.advance(hours=8, step=timedelta(hours=1))
     (task,) = night.wang.inbox
     assert "Alice Ng · 13800000001" in task.text and DESCRIPTION in task.text
+
+
+@pytest.fixture
+async def evening(tmp_path: Path) -> AsyncIterator[Cast]:
+    """At 21:00: what is said now arrives now, what is said after 22:00 waits for the morning."""
+    async with BotHarness(tmp_path, start=NIGHT - timedelta(hours=2)) as h:
+        yield await cast_of(h)
+
+
+async def test_a_reporter_who_erases_their_data_overnight_never_has_their_later_words_sent_to_the_worker(
+    evening: Cast,
+) -> None:
+    alice, wang, h = evening.alice, evening.wang, evening.h
+    await file_light_report(alice)
+    await alice.press("✅ Confirm")
+    await wang.press("📋 Open task")
+    await wang.press("❓ Ask the reporter")
+    await wang.send("Which floor exactly?")
+    assert "Which floor exactly?" in alice.last_message.text
+    await h.advance(minutes=90)  # 22:30: quiet hours
+    await alice.press("💬 Reply")
+    await alice.send("Third floor, by flat 302")
+    await alice.send("/myreports")
+    await alice.press(alice.last_message.buttons[0])
+    await alice.press("➕ Add information")
+    await alice.send("Mrs Li in 302 has the key")
+    await erase(alice)
+    await h.advance(hours=9, step=timedelta(hours=1))
+    said = "\n".join(m.text for m in wang.inbox)
+    assert "Third floor" not in said and "Mrs Li" not in said
+    held = await h.services.db.fetch_all(
+        "SELECT template, state FROM outbox "
+        "WHERE template LIKE '%answered%' OR template LIKE '%New information%'"
+    )
+    assert sorted(row["state"] for row in held) == ["dropped", "dropped"]
+    timeline = await h.services.db.fetch_all(
+        "SELECT detail FROM report_events WHERE kind IN ('answer', 'information')"
+    )
+    assert [row["detail"] for row in timeline] == ["", ""]

@@ -75,6 +75,7 @@ VERIFY_DUE = "report.verify_due"
 FOR_ASSIGNMENT = "report.assignment"  # id: the assignment event
 AWAITING_ASSIGNEE = "report.awaiting"  # id: the assignment event; dropped once accepted or moved on
 NOT_ACCEPTED = "report.not_accepted"  # id: the report; dropped once anybody accepted it
+FROM_REPORTER = "report.from_reporter"  # id: the report; dropped once its reporter erased their data
 NOT_FIXED = "report.not_fixed"  # id: the report; dropped once resolved or closed
 VERIFYING = "report.verifying"  # id: the report; dropped unless it still waits for "is it fixed?"
 
@@ -797,7 +798,8 @@ async def add_information(
 ) -> Report:
     """More words, a photo or a voice note for an open report, passed on to whoever handles it: the photo or
     the voice note goes as itself with the words as its caption (one message carries one of them, as a
-    Telegram message does)."""
+    Telegram message does). Its whole point is the reporter's words, so it is dropped if they erase their data
+    before it goes (`FROM_REPORTER`)."""
     now = services.clock.now()
     async with services.db.transaction() as conn:
         report = await load_for_update(conn, report_id)
@@ -822,6 +824,7 @@ async def add_information(
                 photo=photo,
                 voice=voice,
                 buttons=[[Button(N_("📋 Open task"), f"tk:o:{report.id}")]],
+                reason=(FROM_REPORTER, report.id),
                 urgent=report.urgent,
             )
         return report
@@ -956,7 +959,8 @@ async def comment_rating(services: Services, person: Person, report_id: int, com
 
 
 async def answer_question(services: Services, person: Person, question_id: int, answer: str) -> Report:
-    """The reporter answers a worker's question; the answer is relayed without naming them."""
+    """The reporter answers a worker's question; the answer is relayed without naming them, unless they
+    erase their data before it goes (`FROM_REPORTER`)."""
     now = services.clock.now()
     async with services.db.transaction() as conn:
         row = await store.question(conn, question_id)
@@ -975,6 +979,7 @@ async def answer_question(services: Services, person: Person, question_id: int, 
                 N_("💬 The reporter of {number} answered:\n{answer}\n\nYour question: {question}"),
                 lambda _, loc: {"number": report.number, "answer": answer, "question": row["question"]},
                 buttons=[[Button(N_("📋 Open task"), f"tk:o:{report.id}")]],
+                reason=(FROM_REPORTER, report.id),
             )
         return report
 
@@ -1123,6 +1128,14 @@ async def _no_longer_verifying(db: Database, report_id: int) -> bool:
     )
 
 
+async def _reporter_gone(db: Database, report_id: int) -> bool:
+    """Only erasure takes a report's reporter away (see `_erase`), and with them the words they added."""
+    return (
+        await db.fetch_one("SELECT 1 FROM reports WHERE id = ? AND reporter_id IS NOT NULL", (report_id,))
+        is None
+    )
+
+
 async def _reporter_of_assignment(db: Database, event_id: int) -> dict[str, Param]:
     report_id = await db.fetch_value("SELECT id FROM reports WHERE assignment_event = ?", (event_id,))
     return {} if report_id is None else await _reporter_of(db, report_id)
@@ -1170,7 +1183,8 @@ async def _export(db: Database, person_id: int) -> list[dict[str, Any]]:
 async def _erase(conn: Connection, person_id: int) -> None:
     """Reports stay for the street's records, without the person: their words and media go (queued
     messages still carrying their photos or voice notes with them; queued tasks show what is left when
-    they are sent, see `REPORTER_PARAMS`), the reporter link goes, and so do follows and rating comments."""
+    they are sent, see `REPORTER_PARAMS`, and what they added later is dropped, see `FROM_REPORTER`), the
+    reporter link goes, and so do follows and rating comments."""
     mine = "SELECT id FROM reports WHERE reporter_id = ?"
     media = await conn.fetch_all(
         f"DELETE FROM report_media WHERE added_by = ? AND report_id IN ({mine}) RETURNING file_id",
@@ -1179,6 +1193,10 @@ async def _erase(conn: Connection, person_id: int) -> None:
     await drop_carrying(conn, [row["file_id"] for row in media], "the person who sent it erased their data")
     await conn.execute(
         f"UPDATE report_questions SET answer = '' WHERE answer IS NOT NULL AND report_id IN ({mine})",
+        (person_id,),
+    )
+    await conn.execute(
+        "UPDATE report_events SET detail = '' WHERE actor_id = ? AND kind IN ('information', 'answer')",
         (person_id,),
     )
     await conn.execute(
@@ -1205,6 +1223,7 @@ def register() -> None:
     register_drop_check(NOT_ACCEPTED, _anybody_accepted)
     register_drop_check(NOT_FIXED, _fixed_or_closed)
     register_drop_check(VERIFYING, _no_longer_verifying)
+    register_drop_check(FROM_REPORTER, _reporter_gone)
     register_refresh(FOR_ASSIGNMENT, _reporter_of_assignment)
     register_refresh(NOT_ACCEPTED, _reporter_of)
     register_delivered_hook(VERIFYING, _on_verify_delivered)
