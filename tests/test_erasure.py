@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.services.deliberation import admin_data
 from tests.support.people import BotHarness, Person
+from tests.test_deliberation_scenarios import street_of, topic_for
 from tests.test_reports_scenarios import TZ, Cast, cast_of, file_light_report
 
 NIGHT = datetime(2025, 3, 3, 23, 0, tzinfo=TZ)
@@ -98,3 +100,35 @@ async def test_a_reporter_who_erases_their_data_overnight_never_has_their_later_
         "SELECT detail FROM report_events WHERE kind IN ('answer', 'information')"
     )
     assert [row["detail"] for row in timeline] == ["", ""]
+
+
+async def test_residents_who_erase_their_data_overnight_never_have_their_proposal_or_question_sent(
+    tmp_path: Path,
+) -> None:
+    async with BotHarness(tmp_path, start=NIGHT) as h:
+        street = await street_of(h)
+        topic = await topic_for(street)
+        rita, sam, tom = street.residents[:3]
+        olga = street.olga
+        await rita.send("/propose")
+        await rita.send("A bench by flat 1-101")
+        await rita.send("My knees need a rest on the way up.")
+        await rita.press("📨 Send")
+        for person, question in ((rita, "Who pays? Ring me at 1-101"), (sam, "Is the paint safe for my baby?")):
+            await person.send("/topics")  # the topic's notice waits for the morning
+            await person.press_data(f"dv:o:{topic.id}")
+            await person.press("❓ Ask a question")
+            await person.send(question)
+        sams = await h.services.db.fetch_value("SELECT MAX(id) FROM deliberation_questions")
+        await olga.send("/topics")  # the question's notice waits for the morning too
+        await olga.press_data(admin_data("qa", sams))
+        await olga.send("Yes: it is water-based.")
+        for person in (rita, sam):
+            await erase(person)
+        seen = len(olga.inbox)
+        await h.advance(hours=8, step=timedelta(hours=1))
+        told = "\n".join(m.text for m in olga.inbox[seen:])
+        assert "Who pays" not in told and "bench" not in told and "baby" not in told
+        (answer,) = [m.text for m in tom.inbox if "Questions and answers" in m.text]
+        assert "Yes: it is water-based." in answer and "(removed at the asker's request)" in answer
+        assert "baby" not in answer

@@ -69,9 +69,14 @@ OPEN = "deliberation.open"
 CLOSE = "deliberation.close"
 REMIND = "deliberation.remind"
 REVIEW = "deliberation.review"
-# Outbox reasons: a topic's notices are dropped once it is over; a reminder once its vote is cast.
+# Outbox reasons: a topic's notices are dropped once it is over; a reminder once its vote is cast. A
+# resident's proposal and question reach the organizers only while the resident has not erased them
+# (/deleteme: their words go); an answer shows its question as it stands when it is sent.
 TOPIC_NOTICE = "deliberation.topic"  # id: the topic
 VOTE_REMINDER = "deliberation.remind"  # id: the eligible row
+PROPOSAL = "deliberation.proposal"  # id: the topic
+QUESTION = "deliberation.question"  # id: the question
+ASKER_ERASED = N_("(removed at the asker's request)")
 QUESTIONS_OPEN_MAX = 3  # unanswered questions one person may have on a topic
 
 TRACK_LABELS: dict[Track, str] = {
@@ -223,7 +228,8 @@ async def propose(services: Services, person: Person, title: str, background: st
         topic = await _topic(conn, topic_id)
         await _tell(conn, now, await _managers(conn, topic),
                     N_("💡 <b>New proposal</b> #{id}: {title}\n\n{background}"),
-                    {"id": topic.id, "title": title, "background": background}, buttons=_manage_button(topic.id))
+                    {"id": topic.id, "title": title, "background": background}, buttons=_manage_button(topic.id),
+                    reason=(PROPOSAL, topic.id))
     return topic
 
 
@@ -706,8 +712,9 @@ async def ask(services: Services, person: Person, topic_id: int, text: str) -> s
                           limit=QUESTIONS_OPEN_MAX)
         await _tell(conn, now, await _managers(conn, topic),
                     N_("❓ <b>Question on topic #{id}</b> “{title}”:\n{question}"),
-                    {"id": topic.id, "title": topic.title, "question": question_text},
-                    buttons=[[Button(N_("✍️ Answer"), admin_data("qa", question_id))]])
+                    {"id": topic.id, "title": topic.title, "question": None},  # read when sent: _question_now
+                    buttons=[[Button(N_("✍️ Answer"), admin_data("qa", question_id))]],
+                    reason=(QUESTION, question_id))
         found = await store.question(conn, question_id)
         assert found is not None
         return found
@@ -727,8 +734,8 @@ async def answer(services: Services, organizer: Person, question_id: int, text: 
             raise Refused(N_("This question has already been answered."))
         await _tell(conn, now, await eligible_people(conn, topic),
                     N_("💬 <b>Questions and answers</b> · topic #{id} “{title}”\n❓ {question}\n💬 {answer}"),
-                    {"id": topic.id, "title": topic.title, "question": question.question, "answer": answer_text},
-                    buttons=_open_button(topic.id), lane=Lane.BULK)
+                    {"id": topic.id, "title": topic.title, "question": None, "answer": answer_text},
+                    buttons=_open_button(topic.id), lane=Lane.BULK, reason=(QUESTION, question_id))
         found = await store.question(conn, question_id)
         assert found is not None
         return found
@@ -963,6 +970,24 @@ async def _already_voted(db: Database, eligible_id: int) -> bool:
     return not await store.still_to_vote(db, eligible_id)
 
 
+async def _proposer_gone(db: Database, topic_id: int) -> bool:
+    """Only erasure takes a proposal's proposer away (`store.erase_person`), with the words still waiting."""
+    return await db.fetch_one(
+        "SELECT 1 FROM deliberation_topics WHERE id = ? AND proposed_by IS NOT NULL", (topic_id,)) is None
+
+
+async def _nothing_to_answer(db: Database, question_id: int) -> bool:
+    """The asker erased an unanswered question (`store.erase_person` blanks it): nothing is left to answer."""
+    question = await store.question(db, question_id)
+    return question is None or (not question.question and question.answer is None)
+
+
+async def _question_now(db: Database, question_id: int) -> dict[str, Param]:
+    """A question's messages are queued without its words and show them as they stand when sent."""
+    question = await store.question(db, question_id)
+    return {} if question is None else {"question": question.question or Tr(ASKER_ERASED)}
+
+
 # ---- the audience for notices and minutes ------------------------------------------------------------------
 
 
@@ -1002,6 +1027,9 @@ timers.register_timer(REMIND, _on_remind)
 timers.register_timer(REVIEW, _on_review)
 outbox.register_drop_check(TOPIC_NOTICE, _topic_over)
 outbox.register_drop_check(VOTE_REMINDER, _already_voted)
+outbox.register_drop_check(PROPOSAL, _proposer_gone)
+outbox.register_drop_check(QUESTION, _nothing_to_answer)
+outbox.register_refresh(QUESTION, _question_now)
 accounts.register_personal_data("deliberation", store.export_person, store.erase_person)
 audiences.register_audience(audiences.DELIBERATION, audiences.AudienceKind(
     N_("🗳 Eligible people of a topic"), _audience_people, _audience_footprint, _audience_choices,
