@@ -25,8 +25,8 @@ from bot.services.reports import categories, locales_of
 from bot.storage import grid_ops
 from bot.storage import reports as store
 from bot.storage.db import Connection, Reader
-from bot.storage.stats import holders_by_scope, timer_pending
-from bot.timers.engine import TimerRow, register_timer, schedule
+from bot.storage.stats import holders_by_scope
+from bot.timers.engine import TimerRow, register_timer, schedule, timer_pending
 from bot.ui.timefmt import format_moment, format_relative
 
 log = logging.getLogger(__name__)

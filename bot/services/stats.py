@@ -47,7 +47,7 @@ from bot.services.reports import categories, locales_of
 from bot.storage import deliberation as deliberation_store
 from bot.storage import stats as store
 from bot.storage.db import Connection, Reader
-from bot.timers.engine import TimerRow, register_timer, schedule
+from bot.timers.engine import TimerRow, register_timer, schedule, timer_pending
 
 log = logging.getLogger(__name__)
 
@@ -333,7 +333,7 @@ async def ensure_weekly_report(services: Services) -> bool:
     """Create the weekly report's row unless one is pending (start-up calls this; idempotent). A row due
     while the bot was down stays as it is and fires now. True when a row was created."""
     async with services.db.transaction() as conn:
-        if await store.timer_pending(conn, WEEKLY, WEEKLY_SUBJECT):
+        if await timer_pending(conn, WEEKLY, WEEKLY_SUBJECT):
             return False
         due = next_weekly_report(services.settings, services.clock.now())
         await schedule(conn, kind=WEEKLY, subject=WEEKLY_SUBJECT, due_at=due)

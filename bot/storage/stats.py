@@ -18,7 +18,7 @@ from bot.domain.patrols import PATROL_CATEGORY
 from bot.domain.people import Scope, ScopeKind
 from bot.domain.rates import Assigned, Closed, Rated
 from bot.domain.reports import Outcome
-from bot.storage.db import Connection, Reader, Row
+from bot.storage.db import Reader, Row
 
 
 def _in_scope(scope: Scope, alias: str = "r") -> tuple[str, list[Any]]:
@@ -242,13 +242,6 @@ async def holders_by_scope(source: Reader, role: str, kind: ScopeKind) -> dict[i
     for row in rows:
         found.setdefault(row[0], []).append(row[1])
     return found
-
-
-async def timer_pending(conn: Connection, kind: str, subject: str) -> bool:
-    row = await conn.fetch_one(
-        "SELECT 1 FROM timers WHERE kind = ? AND subject = ? AND state = 'pending'", [kind, subject]
-    )
-    return row is not None
 
 
 # ------------------------------------------------------------------------------------------ exports

@@ -109,6 +109,14 @@ async def move(conn: Connection, *, kind: str, subject: str, due_at: datetime) -
     return cursor.rowcount
 
 
+async def timer_pending(conn: Connection, kind: str, subject: str) -> bool:
+    """Is a row of (kind, subject) waiting to fire? Start-up uses it to create a repeating row only once."""
+    row = await conn.fetch_one(
+        "SELECT 1 FROM timers WHERE kind = ? AND subject = ? AND state = 'pending'", [kind, subject]
+    )
+    return row is not None
+
+
 def retry_delay(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min, … up to an hour: a broken handler is retried, never forgotten."""
     return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_RETRY)
