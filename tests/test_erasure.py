@@ -6,16 +6,18 @@ Pushes held by quiet hours (22:00–07:00) are where it shows: queued at night, 
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from bot.delivery.outbox import ERASED
 from bot.services.deliberation import admin_data
 from tests.support.people import BotHarness, Person
 from tests.test_deliberation_scenarios import street_of, topic_for
-from tests.test_reports_scenarios import TZ, Cast, cast_of, file_light_report
+from tests.test_reports_scenarios import TZ, Cast, cast_of, file_light_report, mark_fixed
 
 NIGHT = datetime(2025, 3, 3, 23, 0, tzinfo=TZ)
 DESCRIPTION = "Stair light out by flat 302, that's mine"
@@ -70,16 +72,21 @@ async def evening(tmp_path: Path) -> AsyncIterator[Cast]:
         yield await cast_of(h)
 
 
+async def asked_by_the_worker(cast: Cast, question: str) -> None:
+    """Alice reports a light out and the grid worker asks her a question through the bot."""
+    await file_light_report(cast.alice)
+    await cast.alice.press("✅ Confirm")
+    await cast.wang.press("📋 Open task")
+    await cast.wang.press("❓ Ask the reporter")
+    await cast.wang.send(question)
+    assert question in cast.alice.last_message.text
+
+
 async def test_a_reporter_who_erases_their_data_overnight_never_has_their_later_words_sent_to_the_worker(
     evening: Cast,
 ) -> None:
     alice, wang, h = evening.alice, evening.wang, evening.h
-    await file_light_report(alice)
-    await alice.press("✅ Confirm")
-    await wang.press("📋 Open task")
-    await wang.press("❓ Ask the reporter")
-    await wang.send("Which floor exactly?")
-    assert "Which floor exactly?" in alice.last_message.text
+    await asked_by_the_worker(evening, "Which floor exactly?")
     await h.advance(minutes=90)  # 22:30: quiet hours
     await alice.press("💬 Reply")
     await alice.send("Third floor, by flat 302")
@@ -100,6 +107,44 @@ async def test_a_reporter_who_erases_their_data_overnight_never_has_their_later_
         "SELECT detail FROM report_events WHERE kind IN ('answer', 'information')"
     )
     assert [row["detail"] for row in timeline] == ["", ""]
+
+
+async def test_a_resident_who_erases_their_data_leaves_no_message_content_or_chat_id_in_the_outbox(
+    evening: Cast,
+) -> None:
+    alice, wang, h = evening.alice, evening.wang, evening.h
+    await asked_by_the_worker(evening, "Which floor exactly? Ring me on 13912345678")  # with a Reply button
+    await h.advance(minutes=90)  # 22:30: what Wang does now reaches her in the morning
+    await wang.send("/tasks")
+    await wang.press("R-2025-000001 · Lighting")
+    await wang.press("✅ Accept")
+    await mark_fixed(wang, "Replaced the bulb")
+    await alice.send("/mydata")
+    queued = json.loads(alice.last_message.document.content)["queued_messages"]  # type: ignore[union-attr]
+    assert {row["state"] for row in queued} == {"pending"}
+    assert any("Is it fixed?" in row["template"] for row in queued)
+    assert {key for row in queued for key in row} == {"created_at", "due_at", "state", "template"}
+    alice_id = evening.ids["alice"]
+    to_alice = "FROM outbox WHERE person_id = ?"
+    before = await h.services.db.fetch_all(f"SELECT state, telegram_chat_id {to_alice}", (alice_id,))
+    assert {row["state"] for row in before} == {"sent", "pending"}
+    assert {row["telegram_chat_id"] for row in before if row["state"] == "sent"} == {alice.id}
+
+    await erase(alice)
+    seen = len(alice.inbox)
+    rows = await h.services.db.fetch_all(
+        f"SELECT state, last_error, params, buttons, photo, document, voice, telegram_chat_id {to_alice}",
+        (alice_id,),
+    )
+    assert len(rows) == len(before)
+    for row in rows:
+        content = (row["params"], row["buttons"], row["photo"], row["document"], row["voice"])
+        assert content == ("{}", None, None, None, None) and row["telegram_chat_id"] is None
+    assert {(row["state"], row["last_error"]) for row in rows if row["state"] != "sent"} == {("dropped", ERASED)}
+    kept = await h.services.db.fetch_value("SELECT group_concat(params, ' ') FROM outbox")
+    assert "13912345678" not in kept  # Wang's words to her are gone with her
+    await h.advance(hours=9, step=timedelta(hours=1))
+    assert len(alice.inbox) == seen  # nothing more reaches her chat
 
 
 async def test_residents_who_erase_their_data_overnight_never_have_their_proposal_or_question_sent(

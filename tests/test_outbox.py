@@ -418,3 +418,77 @@ async def test_a_crash_mid_send_loses_nothing_and_only_in_flight_rows_repeat(bot
     recovered = await row(bot.services.db, in_flight)
     assert recovered["state"] == "sent" and recovered["possible_duplicate"] == 1
     assert (await row(bot.services.db, queued))["possible_duplicate"] == 0
+
+
+# ---- what the outbox keeps ------------------------------------------------------------------------------
+
+CONTENT = "params, buttons, photo, document, voice"
+NO_CONTENT = ("{}", None, None, None, None)
+
+
+async def content(db: Database, row_id: int) -> tuple[Any, ...]:
+    return tuple(await db.fetch_one(f"SELECT {CONTENT} FROM outbox WHERE id = ?", (row_id,)) or ())
+
+
+async def test_a_dropped_message_keeps_no_content(bot: BotHarness) -> None:
+    """Dropped because its reason is gone, or because its recipient erased their data: never sent, so
+    nothing it would have shown stays (a reporter's words, a photo's file id)."""
+    async def gone(_db: Database, _subject: int) -> bool:
+        return True
+
+    outbox.register_drop_check("test.gone", gone)
+    alice = bot.person("Alice")
+    alice_id, erased = await person_row(bot, alice), await person_row(bot, bot.person("Gone"))
+    photo = bot.core.store_photo(tiny_png())[-1]["file_id"]
+    words = {"words": "Mrs Li in 302 has the key", "phone": "13800000001"}
+    buttons = [[Button("Reply", "rp:1")]]
+    (gone,) = await push(bot, [alice_id], "{words} {phone}", params=words, buttons=buttons, photo=photo,
+                         reason=("test.gone", 1))
+    (to_erased,) = await push(bot, [erased], "{words} {phone}", params=words, buttons=buttons, photo=photo)
+    async with bot.services.db.transaction() as conn:
+        await conn.execute("UPDATE people SET erased_at = ? WHERE id = ?", (to_db(bot.clock.now()), erased))
+    (sent,) = await push(bot, [alice_id], "{words} {phone}", params=words, buttons=buttons, photo=photo)
+    await bot.settle()
+    assert [m.text for m in alice.inbox] == ["Mrs Li in 302 has the key 13800000001"]
+    for dropped in (gone, to_erased):
+        assert (await row(bot.services.db, dropped))["state"] == "dropped"
+        assert await content(bot.services.db, dropped) == NO_CONTENT
+    assert (await content(bot.services.db, sent))[0] == json.dumps(words, ensure_ascii=False)  # kept a while
+
+
+async def test_a_message_in_flight_when_its_recipient_erases_their_data_is_not_recorded_as_sent(
+    bot: BotHarness,
+) -> None:
+    """Telegram has it already; the row stays as erasure left it, with no chat id and no content, and the
+    window its delivery would have started does not start."""
+    started: list[int] = []
+
+    async def start_window(_conn: Connection, subject: int, _at: datetime) -> None:
+        started.append(subject)
+
+    outbox.register_delivered_hook("test.erased_window", start_window)
+    alice = bot.person("Alice")
+    alice_id = await person_row(bot, alice)
+    in_flight, release = asyncio.Event(), asyncio.Event()
+    real_handle = bot.core.handle
+
+    async def slow_telegram(method: str, params: Any, files: Any = None) -> Any:
+        answer = await real_handle(method, params, files)
+        in_flight.set()
+        await release.wait()
+        return answer
+
+    bot.core.handle = slow_telegram  # type: ignore[method-assign]
+    (row_id,) = await push(bot, [alice_id], "Is it fixed, {name}?", params={"name": "Alice"},
+                           buttons=[[Button("Yes", "v:1")]], on_delivered=("test.erased_window", 1))
+    await in_flight.wait()
+    async with bot.services.db.transaction() as conn:
+        await outbox.erase_person(conn, alice_id)
+    release.set()
+    await bot.settle()
+    bot.core.handle = real_handle  # type: ignore[method-assign]
+    assert [m.text for m in alice.inbox] == ["Is it fixed, Alice?"]
+    erased = await row(bot.services.db, row_id)
+    assert (erased["state"], erased["last_error"], erased["telegram_chat_id"]) == ("dropped", outbox.ERASED, None)
+    assert await content(bot.services.db, row_id) == NO_CONTENT
+    assert started == []

@@ -12,6 +12,11 @@ the row was queued must not have it sent, while the message itself (the task to 
 Parameters: plain values are shown as given (HTML-escaped); `Tr(msgid)` is translated into the
 recipient's language; a `datetime` is shown in the street's timezone in the recipient's format;
 `Relative(datetime)` is shown as "in 2 hours" / "2 hours overdue" as of the moment of sending.
+
+A row's content (its parameters, buttons and attachment: names, phones, residents' words) is kept only
+while it may still be needed. A dropped row is never sent, so `drop` clears it at once, and rows to a
+person who erased their data lose it and their Telegram chat at erasure. The rows themselves stay: a
+notice's progress and the delivery figures are counted from their states.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import dataclasses
 import html
 import json
 import string
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
@@ -184,10 +189,10 @@ async def drop_carrying(conn: Connection, file_ids: Iterable[str], reason: str) 
     if not ids:
         return
     marks = ",".join("?" * len(ids))
-    await conn.execute(
-        f"UPDATE outbox SET state = 'dropped', last_error = ? WHERE state = 'pending' "
-        f"AND (photo IN ({marks}) OR document IN ({marks}) OR voice IN ({marks}))",
-        (reason, *ids, *ids, *ids),
+    await drop(
+        conn, reason,
+        f"state = 'pending' AND (photo IN ({marks}) OR document IN ({marks}) OR voice IN ({marks}))",
+        (*ids, *ids, *ids),
     )
 
 
@@ -335,3 +340,46 @@ async def dead_letters(db: Database, *, limit: int = 50) -> list[DeadLetter]:
         )
         for r in rows
     ]
+
+
+# ---- what the outbox keeps ------------------------------------------------------------------------------
+
+ERASED = "the recipient erased their data"
+# What a row shows and carries: parameters (names, phones, residents' words), buttons, attachment.
+_CLEARED = "params = '{}', buttons = NULL, photo = NULL, document = NULL, voice = NULL"
+# The rows still holding any of it.
+_HAS_CONTENT = (
+    "(params <> '{}' OR buttons IS NOT NULL OR photo IS NOT NULL OR document IS NOT NULL OR voice IS NOT NULL)"
+)
+
+
+async def drop(conn: Connection, reason: str, where: str, args: Sequence[Any] = ()) -> None:
+    """Close the rows `where` picks out as 'dropped', clearing their content in the same UPDATE: a dropped
+    row is never sent, and what it would have shown may be words someone has since erased. Every drop
+    goes through here."""
+    await conn.execute(
+        f"UPDATE outbox SET state = 'dropped', last_error = ?, {_CLEARED} WHERE {where}", (reason, *args)
+    )
+
+
+async def export_person(db: Database, person_id: int) -> list[dict[str, Any]]:
+    """/mydata lists the messages still queued to the person: when, and which message. Their parameters
+    stay out, as they show what the store holds about others (a reporter's name on a worker's task)."""
+    rows = await db.fetch_all(
+        "SELECT created_at, due_at, state, template FROM outbox "
+        "WHERE person_id = ? AND state IN ('pending', 'sending') ORDER BY id",
+        (person_id,),
+    )
+    return [dict(row) for row in rows]
+
+
+async def erase_person(conn: Connection, person_id: int) -> None:
+    """Messages to a person who erased their data: those queued or in flight are dropped now (the sender
+    records no outcome for a row closed while in flight), and no row keeps what it showed them or the
+    Telegram chat it reached. The rows stay: a notice's progress counts them."""
+    await drop(conn, ERASED, "person_id = ? AND state IN ('pending', 'sending')", (person_id,))
+    await conn.execute(
+        f"UPDATE outbox SET {_CLEARED}, telegram_chat_id = NULL "
+        f"WHERE person_id = ? AND ({_HAS_CONTENT} OR telegram_chat_id IS NOT NULL)",
+        (person_id,),
+    )

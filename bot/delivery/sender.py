@@ -28,10 +28,12 @@ from telegram.constants import ParseMode
 from bot.clock import from_db, to_db
 from bot.delivery.errors import Failure, Verdict, classify
 from bot.delivery.outbox import (
+    ERASED,
     Lane,
     OutboxMessage,
     Rendered,
     delivered_hook,
+    drop,
     drop_check,
     refreshed,
     render,
@@ -201,10 +203,7 @@ class Sender:
                 claimed = {row[0] for row in await cursor.fetchall()}
                 await cursor.close()
             for row_id, state, reason in pick.closed:
-                await conn.execute(
-                    "UPDATE outbox SET state = ?, last_error = ? WHERE id = ? AND state = 'pending'",
-                    (state, reason, row_id),
-                )
+                await _close_row(conn, row_id, state, reason, held="pending")
         for row_id, state, _reason in pick.closed:
             self._count(state)
             log.info("outbox row %d %s without sending", row_id, state)
@@ -236,7 +235,7 @@ class Sender:
                 message = OutboxMessage.from_row(row)
                 if message.person_id is not None:
                     if row["erased"]:
-                        pick.closed.append((message.id, "dropped", "recipient erased their data"))
+                        pick.closed.append((message.id, "dropped", ERASED))
                         continue
                     if row["unreachable"] or row["telegram_id"] is None:
                         reason = "unreachable" if row["unreachable"] else "no Telegram account yet"
@@ -321,8 +320,9 @@ class Sender:
         hook = delivered_hook(message.on_delivered[0]) if message.on_delivered else None
         try:
             async with db.transaction() as conn:
-                await self._mark_sent(conn, job, message_id, delivered_at, None)
-                if message.on_delivered is not None:
+                if not await self._mark_sent(conn, job, message_id, delivered_at, None):
+                    log.info("outbox row %d was closed while in flight; its delivery is not recorded", message.id)
+                elif message.on_delivered is not None:
                     if hook is None:
                         raise LookupError(f"no delivered hook registered for {message.on_delivered[0]!r}")
                     await hook(conn, message.on_delivered[1], delivered_at)
@@ -336,12 +336,15 @@ class Sender:
     @staticmethod
     async def _mark_sent(
         conn: Connection, job: _Job, message_id: int, delivered_at: datetime, error: str | None
-    ) -> None:
-        await conn.execute(
+    ) -> bool:
+        """Record the delivery unless the row was closed meanwhile (its recipient erased their data: the
+        chat it reached is not to be stored). True when recorded."""
+        cursor = await conn.execute(
             "UPDATE outbox SET state = 'sent', delivered_at = ?, telegram_chat_id = ?, message_id = ?, "
-            "last_error = ? WHERE id = ?",
+            "last_error = ? WHERE id = ? AND state = 'sending'",
             (to_db(delivered_at), job.chat_id, message_id, error, job.message.id),
         )
+        return cursor.rowcount > 0
 
     async def _failed(self, job: _Job, failure: Failure) -> None:
         message = job.message
@@ -371,7 +374,7 @@ class Sender:
         async with self.services.db.transaction() as conn:
             await conn.execute(
                 "UPDATE outbox SET state = 'pending', due_at = ?, last_error = ?, "
-                "possible_duplicate = MAX(possible_duplicate, ?) WHERE id = ?",
+                "possible_duplicate = MAX(possible_duplicate, ?) WHERE id = ? AND state = 'sending'",
                 (due_at, failure.reason, int(failure.maybe_delivered), message.id),
             )
 
@@ -380,7 +383,8 @@ class Sender:
         message, now = job.message, self.services.clock.now()
         async with self.services.db.transaction() as conn:
             await conn.execute(
-                "UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ?", (reason, message.id)
+                "UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ? AND state = 'sending'",
+                (reason, message.id),
             )
             if message.person_id is not None:
                 assert job.telegram_id is not None
@@ -402,10 +406,19 @@ class Sender:
 
     async def _close(self, row_id: int, state: str, reason: str) -> None:
         async with self.services.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE outbox SET state = ?, last_error = ? WHERE id = ?", (state, reason, row_id)
-            )
+            await _close_row(conn, row_id, state, reason, held="sending")
         self._count(state)
 
     def _count(self, state: str) -> None:
         setattr(self.stats, state, getattr(self.stats, state) + 1)
+
+
+async def _close_row(conn: Connection, row_id: int, state: str, reason: str, *, held: str) -> None:
+    """Close a row still `held` ('pending' when picked, 'sending' once claimed), so that a row erasure
+    dropped meanwhile stays as it left it; a dropped row goes through `outbox.drop`, which clears it."""
+    if state == "dropped":
+        await drop(conn, reason, "id = ? AND state = ?", (row_id, held))
+    else:
+        await conn.execute(
+            "UPDATE outbox SET state = ?, last_error = ? WHERE id = ? AND state = ?", (state, reason, row_id, held)
+        )

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.clock import to_db
+from bot.delivery import outbox
 from bot.domain.people import Person
 from bot.services.container import Services
 from bot.storage import people
@@ -72,6 +73,8 @@ async def _keep(conn: Connection, person_id: int) -> None:
 register_personal_data("profile", _export_profile, _keep)
 register_personal_data("roles", _export_roles, _erase_roles)
 register_personal_data("drafts", _export_drafts, _erase_drafts)
+# Every feature pushes through the outbox, so its section is registered with the core ones, here.
+register_personal_data("queued_messages", outbox.export_person, outbox.erase_person)
 
 
 async def export_my_data(services: Services, person: Person) -> bytes:
