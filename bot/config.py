@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     reports_per_hour: int = Field(default=10, ge=1)
     verify_window_hours: int = Field(default=72, ge=1)
     outbox_concurrency: int = Field(default=8, ge=1, le=64)
+    # Days a message's content (names, phones, residents' words) is kept once it was sent or given up.
+    outbox_keep_days: int = Field(default=30, ge=1)
     global_rate_per_s: float = Field(default=30.0, gt=0)
     sandbox_port: int = Field(default=8080, ge=1, le=65535)
     log_level: str = "INFO"

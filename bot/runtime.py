@@ -11,6 +11,7 @@ import logging
 
 from telegram.ext import Application
 
+from bot.delivery import outbox
 from bot.delivery.limiter import FloodLimiter
 from bot.delivery.sender import Sender
 from bot.services.container import Services
@@ -37,6 +38,8 @@ class Runtime:
         applied = await self.services.db.migrate()
         if applied:
             log.info("applied migrations: %s", ", ".join(applied))
+        if await outbox.ensure_retention(self.services):
+            log.info("outbox retention sweep scheduled")
         self.sender = Sender(self.services, application.bot)
         await self.sender.start()
         self._stop_sender_before_bot_shutdown(application)

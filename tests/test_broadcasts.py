@@ -16,6 +16,7 @@ from telegram import Update
 from bot.domain.people import Role, Scope, ScopeKind
 from bot.handlers import broadcast as broadcast_handlers
 from bot.runtime import runtime_of
+from bot.storage import broadcasts as broadcast_store
 from tests.support.people import BotHarness, BotMessage, Person
 from tests.support.signup import signed_up
 
@@ -302,3 +303,23 @@ async def test_a_photo_notice_to_a_role_reaches_the_grid_teams_of_the_community(
     (got,) = notices(worker)
     assert got.photo is not None and got.text == "📢 Community notice\n\nFlood drill at 3 pm"
     assert notices(street.rita) == []
+
+
+async def test_a_notices_figures_stay_the_same_when_its_messages_lose_their_content(street: Street) -> None:
+    """Thirty days on the rows keep no text, yet still count who got the notice and who could not."""
+    h, olga = street.h, street.olga
+    h.core.block(street.rob.id, deliver=False)  # the bot learns it from the 403
+    await compose(olga, "🏘 Communities", ["Com1"], "Lift out of service on Friday")
+    await olga.press("📤 Send now")
+    await h.advance(seconds=11)
+    notice = await broadcast_store.get(h.services.db, 1)
+    assert notice is not None
+    before = await broadcast_store.progress(h.services.db, notice)
+    assert (before.sent, before.unreachable) == (1, 1)
+    reached = await broadcast_store.person_ids_sent(h.services.db, [notice.id])
+    rows = "SELECT group_concat(params) FROM outbox WHERE id BETWEEN ? AND ?", (notice.first_row, notice.last_row)
+    assert "Lift out of service" in await h.services.db.fetch_value(*rows)
+    await h.advance(days=31, step=timedelta(days=1))
+    assert await h.services.db.fetch_value(*rows) == "{},{}"
+    assert await broadcast_store.progress(h.services.db, notice) == before
+    assert await broadcast_store.person_ids_sent(h.services.db, [notice.id]) == reached == [street.ids[street.rita.id]]

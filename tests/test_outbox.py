@@ -226,7 +226,7 @@ async def test_a_reaction_window_starts_when_the_message_is_delivered(bot: BotHa
     await push(bot, [alice_id], "Is it fixed?", on_delivered=("test.verify", 5),
                not_before=queued_at + timedelta(hours=1))
     await bot.settle()
-    assert await bot.services.db.fetch_value("SELECT COUNT(*) FROM timers") == 0
+    assert await bot.services.db.fetch_value("SELECT COUNT(*) FROM timers WHERE kind = 'test.verify'") == 0
     await bot.advance(hours=1)
     due = await bot.services.db.fetch_value("SELECT due_at FROM timers WHERE kind = 'test.verify'")
     assert from_db(due) == queued_at + timedelta(hours=73)
@@ -492,3 +492,57 @@ async def test_a_message_in_flight_when_its_recipient_erases_their_data_is_not_r
     assert (erased["state"], erased["last_error"], erased["telegram_chat_id"]) == ("dropped", outbox.ERASED, None)
     assert await content(bot.services.db, row_id) == NO_CONTENT
     assert started == []
+
+
+async def sweeps(db: Database, state: str) -> list[str]:
+    rows = await db.fetch_all(
+        "SELECT due_at FROM timers WHERE kind = ? AND state = ? ORDER BY id", (outbox.RETENTION, state)
+    )
+    return [r["due_at"] for r in rows]
+
+
+async def test_sent_messages_lose_their_content_after_the_kept_days_and_survive_a_restart(
+    bot: BotHarness,
+) -> None:
+    """OUTBOX_KEEP_DAYS (30) after delivery a message keeps only its row: who, when, which message, how it
+    went. A message still waiting keeps what it will show, however old."""
+    db, start = bot.services.db, bot.clock.now()
+    alice = bot.person("Alice")
+    alice_id = await person_row(bot, alice)
+    photo = bot.core.store_photo(tiny_png())[-1]["file_id"]
+    (old,) = await push(bot, [alice_id], "Task {number}: {words}", params={"number": "R-1", "words": "flat 302"},
+                        buttons=[[Button("Accept", "tk:a:1")]], photo=photo)
+    (waiting,) = await push(bot, [alice_id], "In 40 days: {what}", params={"what": "meeting"},
+                            not_before=start + timedelta(days=40))
+    await bot.settle()
+    await bot.advance(days=20, step=timedelta(days=1))
+    (recent,) = await push(bot, [alice_id], "Task {number}", params={"number": "R-2"})
+    await bot.advance(days=9, step=timedelta(days=1))
+    assert (await content(db, old))[0] != "{}"  # day 29: still kept
+    await bot.restart()
+    db = bot.services.db
+    await bot.advance(days=2, step=timedelta(hours=12))
+    assert await content(db, old) == NO_CONTENT
+    kept = await row(db, old)
+    assert (kept["state"], kept["template"], kept["telegram_chat_id"]) == ("sent", "Task {number}: {words}", alice.id)
+    assert json.loads((await row(db, waiting))["params"]) == {"what": "meeting"}
+    assert json.loads((await row(db, recent))["params"]) == {"number": "R-2"}
+    # One sweep a day, across the restart; the next one is due a day after the last.
+    assert await sweeps(db, "pending") == [to_db(bot.clock.now() + timedelta(days=1))]
+    assert len(await sweeps(db, "fired")) == 32  # at start, then every day for 31 days
+
+
+async def test_a_backlog_is_cleared_in_batches_each_in_its_own_transaction(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox, "RETENTION_BATCH", 2)
+    alice = bot.person("Alice")
+    alice_id = await person_row(bot, alice)
+    queued = [(await push(bot, [alice_id], "Hello {n}", params={"n": n}))[0] for n in range(5)]
+    await bot.settle()
+    bot.clock.advance(timedelta(days=31))
+    await bot.settle()
+    assert [await content(bot.services.db, r) for r in queued] == [NO_CONTENT] * 5
+    # Each firing is a transaction of its own: the first at start, then 2 + 2 + 1 rows.
+    assert len(await sweeps(bot.services.db, "fired")) == 1 + 3
+    assert await sweeps(bot.services.db, "pending") == [to_db(bot.clock.now() + timedelta(days=1))]

@@ -14,9 +14,10 @@ recipient's language; a `datetime` is shown in the street's timezone in the reci
 `Relative(datetime)` is shown as "in 2 hours" / "2 hours overdue" as of the moment of sending.
 
 A row's content (its parameters, buttons and attachment: names, phones, residents' words) is kept only
-while it may still be needed. A dropped row is never sent, so `drop` clears it at once, and rows to a
-person who erased their data lose it and their Telegram chat at erasure. The rows themselves stay: a
-notice's progress and the delivery figures are counted from their states.
+while it may still be needed. A dropped row is never sent, so `drop` clears it at once; rows to a person
+who erased their data lose it and their Telegram chat at erasure; and a daily sweep (`RETENTION`) clears
+it from every row closed more than OUTBOX_KEEP_DAYS ago. The rows themselves stay: a notice's progress
+and the delivery figures are counted from their states.
 """
 
 from __future__ import annotations
@@ -24,19 +25,26 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
+import logging
 import string
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.clock import from_db, to_db
 from bot.i18n import translator
 from bot.storage.db import Connection, Database, Row
+from bot.timers.engine import TimerRow, register_timer, schedule, timer_pending
 from bot.ui.callbacks import MAX_BYTES as CALLBACK_MAX_BYTES
 from bot.ui.timefmt import format_moment, format_relative
+
+if TYPE_CHECKING:
+    from bot.services.container import Services
+
+log = logging.getLogger(__name__)
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -344,10 +352,14 @@ async def dead_letters(db: Database, *, limit: int = 50) -> list[DeadLetter]:
 
 # ---- what the outbox keeps ------------------------------------------------------------------------------
 
+RETENTION = "outbox.retention"  # timer kind of the daily sweep (one row, subject RETENTION_SUBJECT)
+RETENTION_SUBJECT = "outbox"
+RETENTION_BATCH = 5000  # rows cleared per transaction, so a large backlog never holds the writer long
 ERASED = "the recipient erased their data"
 # What a row shows and carries: parameters (names, phones, residents' words), buttons, attachment.
 _CLEARED = "params = '{}', buttons = NULL, photo = NULL, document = NULL, voice = NULL"
-# The rows still holding any of it.
+# The rows still holding any of it; the same expression as the partial index outbox_with_content, so
+# the sweep reads those rows alone, not every row the outbox ever held.
 _HAS_CONTENT = (
     "(params <> '{}' OR buttons IS NOT NULL OR photo IS NOT NULL OR document IS NOT NULL OR voice IS NOT NULL)"
 )
@@ -383,3 +395,41 @@ async def erase_person(conn: Connection, person_id: int) -> None:
         f"WHERE person_id = ? AND ({_HAS_CONTENT} OR telegram_chat_id IS NOT NULL)",
         (person_id,),
     )
+
+
+async def ensure_retention(services: Services) -> bool:
+    """Create the daily sweep's row unless one is pending (start-up calls this; idempotent). The first
+    sweep runs at once, so a store that kept everything so far is cleared on the first start. True when
+    a row was created."""
+    async with services.db.transaction() as conn:
+        if await timer_pending(conn, RETENTION, RETENTION_SUBJECT):
+            return False
+        await schedule(conn, kind=RETENTION, subject=RETENTION_SUBJECT, due_at=services.clock.now())
+        return True
+
+
+async def _sweep(services: Services, conn: Connection, timer: TimerRow) -> None:
+    """Clear the content of up to RETENTION_BATCH rows closed (sent, dropped, given up) more than
+    OUTBOX_KEEP_DAYS ago. A full batch means more may wait: the row is due again at once and the engine
+    fires it in a transaction of its own; otherwise the next sweep is a day later.
+
+    Rows given up ('failed', 'dead') are cleared too: nothing sends them again, and /deadletters shows
+    their template and error, which stay."""
+    now = services.clock.now()
+    kept_since = now - timedelta(days=services.settings.outbox_keep_days)
+    cursor = await conn.execute(
+        f"UPDATE outbox SET {_CLEARED} WHERE id IN (SELECT id FROM outbox WHERE {_HAS_CONTENT} "
+        "AND state IN ('sent', 'dropped', 'failed', 'dead') AND COALESCE(delivered_at, created_at) < ? "
+        "ORDER BY id LIMIT ?)",
+        (to_db(kept_since), RETENTION_BATCH),
+    )
+    cleared = cursor.rowcount
+    if cleared:
+        log.info("outbox: cleared the content of %d rows closed before %s", cleared, kept_since)
+    more = cleared >= RETENTION_BATCH
+    await schedule(
+        conn, kind=RETENTION, subject=RETENTION_SUBJECT, due_at=now if more else now + timedelta(days=1)
+    )
+
+
+register_timer(RETENTION, _sweep)
