@@ -128,6 +128,22 @@ async def test_an_overlong_description_is_cut_to_telegrams_limit(bot: BotHarness
     assert len(text) <= 4096
 
 
+async def test_a_description_full_of_signs_that_need_escaping_is_cut_only_by_what_people_see(
+    bot: BotHarness,
+) -> None:
+    """Telegram counts the visible text: 3,000 '<' are 3,000 characters, not the 12,000 of their escaped HTML."""
+    alice = bot.person("Alice")
+    alice_id = await person_row(bot, alice)
+    words = "<" * 3000
+    await push(bot, [alice_id], "<b>Report</b>: {text}", params={"text": words})
+    await bot.settle()
+    assert alice.last_message.text == "Report: " + words
+    await push(bot, [alice_id], "<b>Report</b>: {text}", params={"text": "&" * 5000})
+    await bot.settle()
+    cut = alice.last_message.text
+    assert len(cut) == 4096 and cut.startswith("Report: &&&") and cut.endswith("&…")
+
+
 async def test_a_photo_goes_with_its_caption(bot: BotHarness) -> None:
     alice = bot.person("Alice")
     alice_id = await person_row(bot, alice)

@@ -26,6 +26,7 @@ import dataclasses
 import html
 import json
 import logging
+import re
 import string
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -303,15 +304,21 @@ def _decode(value: Any, locale: str, tz: ZoneInfo, now: datetime) -> str:
 
 
 def _fit(template: str, values: dict[str, str], limit: int) -> str:
-    """Format with escaped values; when too long, shorten the longest value (a typed description)."""
+    """Format with escaped values; when too long, shorten the longest value (a typed description).
+
+    Telegram's limit counts the text people see, not its HTML: a tag counts nothing and `&lt;` one."""
     while True:
         text = template.format_map({key: html.escape(value) for key, value in values.items()})
-        overflow = _telegram_length(text) - limit
+        overflow = _telegram_length(html.unescape(_TAG.sub("", text))) - limit
         longest = max(values, key=lambda key: len(values[key]), default=None)
         if overflow <= 0 or longest is None or len(values[longest]) <= 1:
             return text
         keep = max(len(values[longest]) - overflow - 1, 0)
         values[longest] = values[longest][:keep] + ELLIPSIS
+
+
+# Values are escaped, so any '<' left in a formatted message opens one of the template's own tags.
+_TAG = re.compile(r"<[^>]*>")
 
 
 def _telegram_length(text: str) -> int:
