@@ -70,6 +70,7 @@ async def test_team_lead_recategorising_a_lamp_as_a_safety_hazard_brings_the_fix
     )
     card = cast.chen.last_message.text
     assert "Safety hazard" in card and "🛠 Fix by Mon 3 Mar 17:00" in card
+    assert card.splitlines()[-1].endswith(": Lighting → Safety hazard")  # the timeline says what changed
     detail = await cast.h.services.db.fetch_value(
         "SELECT detail FROM report_events WHERE kind = 'category_changed'"
     )

@@ -134,8 +134,17 @@ def timeline_lines(ctx: Ctx, events: Sequence[ReportEvent], *, staff: bool, last
             label += " " + "⭐" * int(event.detail or 0)
         elif event.kind in _SHOWN_DETAIL and event.detail:
             label += ": " + esc(shorten(event.detail, 200))
+        elif event.kind == "category_changed" and event.detail:
+            label += ": " + esc(_category_change(ctx, event.detail))
         lines.append(f"• {moment(ctx, event.at)} — {label}")
     return lines
+
+
+def _category_change(ctx: Ctx, detail: str) -> str:
+    """The event's `lighting→safety fix_by→…` as `Lighting → Safety hazard`, in the reader's language."""
+    known = report_service.categories(ctx.services)
+    codes = detail.split(" ", 1)[0].split("→")
+    return " → ".join(category.name(ctx.locale) if (category := known.get(code)) else code for code in codes)
 
 
 def report_rows(ctx: Ctx, reports: Sequence[Report], prefix: str) -> list[list[tuple[str, str]]]:
