@@ -871,7 +871,7 @@ async def _resume_report(
             conn, now, [resumed.assignee_id], ending.to_assignee,
             lambda _, loc: {**base(_, loc), "id": topic_id, **ending.assignee_params, "fix_by": fix_by,
                             "fix_in": Relative(fix_by)},
-            buttons=[[Button(N_("📋 Open task"), f"tk:o:{report.id}")]], urgent=resumed.urgent,
+            buttons=report_service.open_task_button(report.id), urgent=resumed.urgent,
         )
     return resumed
 

@@ -446,6 +446,11 @@ async def reporter_params(db: Database, report: Report) -> dict[str, Param]:
     }
 
 
+def open_task_button(report_id: int) -> list[list[Button]]:
+    """The "📋 Open task" row every push about a task carries, so the worker gets to its card in one tap."""
+    return [[Button(N_("📋 Open task"), f"tk:o:{report_id}")]]
+
+
 async def push_task(services: Services, conn: Connection, report: Report, now: datetime) -> None:
     """The task to the assignee, then the reporter's voice note as a voice message, then the photos, all
     under the assignment's reason so they are dropped together if the task moves on before they go.
@@ -470,7 +475,7 @@ async def push_task(services: Services, conn: Connection, report: Report, now: d
 
     buttons = [
         [Button(N_("✅ Accept"), f"tk:a:{report.id}"), Button(N_("↩️ Not mine"), f"tk:n:{report.id}")],
-        [Button(N_("📋 Open task"), f"tk:o:{report.id}")],
+        *open_task_button(report.id),
     ]
     reason = (FOR_ASSIGNMENT, report.assignment_event)
     await push(
@@ -823,7 +828,7 @@ async def add_information(
                 },
                 photo=photo,
                 voice=voice,
-                buttons=[[Button(N_("📋 Open task"), f"tk:o:{report.id}")]],
+                buttons=open_task_button(report.id),
                 reason=(FROM_REPORTER, report.id),
                 urgent=report.urgent,
             )
@@ -884,7 +889,7 @@ async def answer_fixed(services: Services, person: Person, report_id: int, answe
                 "visit."
             ),
             about(services, report),
-            buttons=[[Button(N_("📋 Open task"), f"tk:o:{report.id}")]],
+            buttons=open_task_button(report.id),
         )
         return report
 
@@ -920,7 +925,7 @@ async def _reopen(
                 "{count} times). Fix by {fix_by}."
             ),
             params,
-            buttons=[[Button(N_("📋 Open task"), f"tk:o:{report.id}")]],
+            buttons=open_task_button(report.id),
             urgent=reopened.urgent,
         )
     await push(
@@ -978,7 +983,7 @@ async def answer_question(services: Services, person: Person, question_id: int, 
                 [row["asker_id"]],
                 N_("💬 The reporter of {number} answered:\n{answer}\n\nYour question: {question}"),
                 lambda _, loc: {"number": report.number, "answer": answer, "question": row["question"]},
-                buttons=[[Button(N_("📋 Open task"), f"tk:o:{report.id}")]],
+                buttons=open_task_button(report.id),
                 reason=(FROM_REPORTER, report.id),
             )
         return report
@@ -1018,7 +1023,7 @@ async def _on_accept_due(services: Services, conn: Connection, timer: TimerRow) 
         await routing.supervisors(conn, report, now),
         N_("⚠️ Overdue notice: report {number} ({category}) was not accepted in time ({status})."),
         about(services, report),
-        buttons=[[Button(N_("📋 Open task"), f"tk:o:{report.id}")]],
+        buttons=open_task_button(report.id),
         reason=(NOT_ACCEPTED, report.id),
         urgent=report.urgent,
     )
@@ -1034,7 +1039,7 @@ async def _on_fix_remind(services: Services, conn: Connection, timer: TimerRow) 
         [report.assignee_id],
         N_("⏰ Task {number} ({category}) is to be fixed {due}."),
         lambda _, loc: {**about(services, report)(_, loc), "due": Relative(report.fix_by or timer.due_at)},
-        buttons=[[Button(N_("📋 Open task"), f"tk:o:{report.id}")]],
+        buttons=open_task_button(report.id),
         reason=(NOT_FIXED, report.id),
         urgent=report.urgent,
     )
@@ -1053,7 +1058,7 @@ async def _on_fix_due(services: Services, conn: Connection, timer: TimerRow) -> 
         await routing.supervisors(conn, report, now, escalate=True),
         N_("⚠️ Overdue notice: report {number} ({category}) was not fixed in time ({status})."),
         about(services, report),
-        buttons=[[Button(N_("📋 Open task"), f"tk:o:{report.id}")]],
+        buttons=open_task_button(report.id),
         reason=(NOT_FIXED, report.id),
         urgent=report.urgent,
     )

@@ -37,6 +37,7 @@ from bot.services.reports import (
     load_for_update,
     may_work_on,
     move,
+    open_task_button,
     overseen_scopes,
     oversees,
     push,
@@ -72,10 +73,6 @@ HANDLER_LABELS: dict[Role, str] = {
 # goes back to work on a fresh clock). A new assignee takes them over as they stand: nothing to sign for, no
 # clock started.
 WAITING_FOR_OTHERS = frozenset({S.RESOLVED, S.DELIBERATION})
-
-
-def _open_task_button(report_id: int) -> list[list[Button]]:
-    return [[Button(N_("📋 Open task"), f"tk:o:{report_id}")]]
 
 
 async def _workable(conn: Connection, person: Person, report_id: int) -> Report:
@@ -179,7 +176,7 @@ async def hand_back(services: Services, person: Person, report_id: int, reason: 
             await routing.supervisors(conn, report, now),
             N_("↩️ {worker} handed back task {number} ({category}): {reason}\nPlease reassign it."),
             lambda _, loc: {**base(_, loc), "worker": person.name, "reason": reason},
-            buttons=[[Button(N_("👥 Reassign"), f"rs:re:{report.id}")], *_open_task_button(report.id)],
+            buttons=[[Button(N_("👥 Reassign"), f"rs:re:{report.id}")], *open_task_button(report.id)],
             urgent=report.urgent,
         )
         await tell_residents(services, conn, handed, now, STATUS_NOTICE)
@@ -465,7 +462,7 @@ async def change_category(services: Services, staff: Person, report_id: int, cod
                 [updated.assignee_id],
                 template,
                 lambda _, loc: {**base(_, loc), **deadlines},
-                buttons=_open_task_button(updated.id),
+                buttons=open_task_button(updated.id),
                 reason=(FOR_ASSIGNMENT, updated.assignment_event or 0),
                 urgent=updated.urgent,
             )
@@ -602,7 +599,7 @@ async def _change_hands(
                 "deadline is suspended until the outcome, and you will hear it then."
             ),
             about(services, updated),
-            buttons=_open_task_button(updated.id),
+            buttons=open_task_button(updated.id),
             urgent=updated.urgent,
         )
     return updated
