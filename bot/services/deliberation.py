@@ -853,7 +853,7 @@ async def _resume_report(
     if report is None or report.state is not ReportState.DELIBERATION:
         return None
     fix_by = await report_service.start_fix_clock(services, conn, report, now)
-    if report.assignee_id is not None and await _still_here(conn, report.assignee_id):
+    if report.assignee_id is not None and not await people.is_erased(conn, report.assignee_id):
         await report_service.move(conn, report, ReportState.IN_PROGRESS, now, organizer.id, "resumed",
                                   ending.detail, fix_by=fix_by, due_at=fix_by)
         resumed = await report_service.refreshed(conn, report.id)
@@ -874,11 +874,6 @@ async def _resume_report(
             buttons=report_service.open_task_button(report.id), urgent=resumed.urgent,
         )
     return resumed
-
-
-async def _still_here(conn: Connection, person_id: int) -> bool:
-    """Whether a person can still be given work: not erased (/deleteme keeps their tasks, not them)."""
-    return await conn.fetch_value("SELECT 1 FROM people WHERE id = ? AND erased_at IS NULL", (person_id,)) is not None
 
 
 def rating_buttons(topic_id: int) -> list[list[Button]]:

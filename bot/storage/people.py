@@ -6,7 +6,7 @@ from datetime import datetime
 
 from bot.clock import to_db
 from bot.domain.people import Person, Role, RoleGrant, Scope, ScopeKind
-from bot.storage.db import Connection, Database, Row
+from bot.storage.db import Connection, Database, Reader, Row
 
 _PERSON_COLUMNS = (
     "p.id, p.telegram_id, p.name, p.username, p.phone, p.locale, p.building_id, p.unit, p.verification, "
@@ -55,6 +55,12 @@ async def by_telegram_id(db: Database, telegram_id: int) -> Person | None:
 
 async def by_id(db: Database, person_id: int) -> Person | None:
     return await _one(db, "p.id = ?", person_id)
+
+
+async def is_erased(source: Reader, person_id: int) -> bool:
+    """Gone by /deleteme: their row stays (others' records point at it) but they can be given nothing."""
+    row = await source.fetch_one("SELECT 1 FROM people WHERE id = ? AND erased_at IS NOT NULL", (person_id,))
+    return row is not None
 
 
 async def is_unreachable(db: Database, telegram_id: int) -> bool:
